@@ -1,0 +1,1 @@
+"""odoo-operator: a Kubernetes operator for Odoo, in Python."""

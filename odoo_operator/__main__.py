@@ -1,0 +1,3 @@
+from odoo_operator.cli import main
+
+main()

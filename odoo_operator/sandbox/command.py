@@ -1,0 +1,90 @@
+"""`odoo-operator sandbox`: run the whole system locally until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from odoo_operator.sandbox.assets import AssetsMissing, find_assets
+from odoo_operator.sandbox.runner import OPTIONAL_PARTS, Sandbox
+
+READY_LINE = "sandbox ready"
+
+
+async def _serve(sandbox: Sandbox) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await asyncio.to_thread(sandbox.start_processes)
+        await sandbox.seed()
+        click.echo(READY_LINE)
+        sys.stdout.flush()
+        await stopping.wait()
+    finally:
+        sandbox.stop()
+
+
+@click.command()
+@click.option(
+    "--kubeconfig-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sandbox.kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig; sandbox.json is written next to it.",
+)
+@click.option(
+    "--without",
+    type=click.Choice(OPTIONAL_PARTS),
+    multiple=True,
+    help="Leave a part out (repeatable).",
+)
+@click.option(
+    "--prepare-only",
+    is_flag=True,
+    help="Only make sure the envtest assets exist, print their directory and exit.",
+)
+@click.option(
+    "--build-assets",
+    is_flag=True,
+    help="Allow building kube-apiserver from Debian sources if no assets are found.",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for data and logs (default: a new temporary directory).",
+)
+def sandbox(
+    kubeconfig_out: Path,
+    without: tuple[str, ...],
+    prepare_only: bool,
+    build_assets: bool,
+    run_dir: Path | None,
+) -> None:
+    """Run a local Kubernetes API server, PostgreSQL and S3 endpoint, no cluster needed.
+
+    Prints exactly one line, `sandbox ready`, once the kubeconfig works; runs until
+    SIGINT or SIGTERM, then stops every process it started. Logs and progress go to
+    stderr.
+    """
+    try:
+        if prepare_only:
+            click.echo(str(find_assets(build=build_assets).directory))
+            return
+        directory = run_dir or Path(tempfile.mkdtemp(prefix="odoo-operator-sandbox-"))
+        runner = Sandbox(
+            run_dir=directory,
+            kubeconfig_out=kubeconfig_out,
+            without=frozenset(without),
+            build_assets=build_assets,
+        )
+        asyncio.run(_serve(runner))
+    except AssetsMissing as error:
+        raise click.ClickException(str(error)) from error

@@ -1,0 +1,239 @@
+"""A real Kubernetes control plane without nodes: etcd + kube-apiserver on loopback.
+
+This is controller-runtime's envtest done in Python: no kubelet, no controller
+manager, so nothing runs pods, collects garbage or finishes namespace deletion.
+Callers play those parts themselves (see `kubelet`).
+
+Guarantees:
+- both servers listen on free loopback ports, log to files under the run directory,
+  and are stopped by PID (`stop()`), apiserver first;
+- `start()` returns only when `/readyz` answers 200;
+- the kubeconfig written by `write_kubeconfig` works for `kubectl` and
+  `kubernetes_asyncio` alike (token auth, our CA pinned).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from odoo_operator.sandbox.assets import EnvtestAssets
+from odoo_operator.sandbox.certs import CertificateAuthority, rsa_private_key_pem
+from odoo_operator.sandbox.ports import LOOPBACK, free_port
+from odoo_operator.sandbox.process import ManagedProcess
+
+Authorization = Literal["AlwaysAllow", "RBAC"]
+ADMIN_USER = "sandbox-admin"
+START_TIMEOUT = 60.0
+
+
+def _http_ok(url: str, *, token: str | None = None, context: ssl.SSLContext | None = None) -> bool:
+    request = urllib.request.Request(url)  # noqa: S310 - loopback URLs we built ourselves
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Etcd:
+    """A single-member etcd with its data in a temp directory, fsync off."""
+
+    def __init__(self, binary: Path, run_dir: Path) -> None:
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.client_port}"
+        peer = f"http://{LOOPBACK}:{self.peer_port}"
+        self.process = ManagedProcess(
+            "etcd",
+            [
+                str(binary),
+                "--name",
+                "sandbox",
+                "--data-dir",
+                str(run_dir / "etcd-data"),
+                "--listen-client-urls",
+                self.url,
+                "--advertise-client-urls",
+                self.url,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"sandbox={peer}",
+                "--unsafe-no-fsync",
+                "--log-level",
+                "warn",
+            ],
+            run_dir / "etcd.log",
+        )
+
+    def start(self) -> None:
+        self.process.start()
+        self.process.wait_until(
+            lambda: _http_ok(f"{self.url}/health"), START_TIMEOUT, "healthy on /health"
+        )
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - our own loopback etcd
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+    def revision(self) -> int:
+        """The store's current revision (what a compaction up to now would use)."""
+        key = base64.b64encode(b"\0").decode()
+        header = self._post("/v3/kv/range", {"key": key, "limit": 1})["header"]
+        return int(header["revision"])
+
+    def compact(self, revision: int | None = None) -> int:
+        """Compact history up to `revision` (default: now): older watches get 410 Gone."""
+        target = self.revision() if revision is None else revision
+        self._post("/v3/kv/compaction", {"revision": str(target), "physical": True})
+        return target
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+@dataclass
+class ControlPlane:
+    """etcd + kube-apiserver, with an admin token and a kubeconfig."""
+
+    assets: EnvtestAssets
+    run_dir: Path
+    authorization: Authorization = "AlwaysAllow"
+    # With the watch cache (the default, as in production) watches are served from the
+    # apiserver's memory: bookmarks arrive, and compacting etcd alone expires nothing.
+    # Without it every watch goes to etcd, so `etcd.compact()` makes old versions 410.
+    watch_cache: bool = True
+    token: str = field(default_factory=lambda: secrets.token_hex(24))
+    port: int = field(default_factory=free_port)
+    ca: CertificateAuthority = field(default_factory=CertificateAuthority)
+
+    def __post_init__(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.etcd = Etcd(self.assets.etcd, self.run_dir)
+        self.apiserver: ManagedProcess | None = None
+        self._write_credentials()
+
+    @property
+    def server(self) -> str:
+        return f"https://{LOOPBACK}:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.run_dir / "kubeconfig"
+
+    def _write_credentials(self) -> None:
+        pki = self.run_dir / "pki"
+        self.ca.issue_serving(["localhost", "kubernetes"], [LOOPBACK]).write(
+            pki, "apiserver.crt", "apiserver.key"
+        )
+        (pki / "ca.crt").write_bytes(self.ca.cert_pem)
+        sa_key = pki / "sa.key"
+        sa_key.write_bytes(rsa_private_key_pem())
+        sa_key.chmod(0o600)
+        tokens = pki / "tokens.csv"
+        tokens.write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+        tokens.chmod(0o600)
+        self.write_kubeconfig(self.kubeconfig)
+
+    def _apiserver_argv(self) -> list[str]:
+        pki = self.run_dir / "pki"
+        return [
+            str(self.assets.kube_apiserver),
+            f"--etcd-servers={self.etcd.url}",
+            f"--bind-address={LOOPBACK}",
+            f"--advertise-address={LOOPBACK}",
+            f"--secure-port={self.port}",
+            f"--cert-dir={self.run_dir / 'apiserver-certs'}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            "--disable-admission-plugins=ServiceAccount",
+            f"--authorization-mode={self.authorization}",
+            f"--token-auth-file={pki / 'tokens.csv'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={pki / 'sa.key'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--feature-gates=TTLAfterFinished=true",
+            "--profiling=false",
+            f"--watch-cache={'true' if self.watch_cache else 'false'}",
+        ]
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.ca.cert_pem.decode())
+
+    def start(self) -> None:
+        self.etcd.start()
+        self.start_apiserver()
+
+    def start_apiserver(self) -> None:
+        """Start (or start again, after `kill_apiserver`) on the same port and etcd."""
+        self.apiserver = ManagedProcess(
+            "kube-apiserver", self._apiserver_argv(), self.run_dir / "kube-apiserver.log"
+        )
+        self.apiserver.start()
+        context = self._ssl_context()
+        self.apiserver.wait_until(
+            lambda: _http_ok(f"{self.server}/readyz", token=self.token, context=context),
+            START_TIMEOUT,
+            "ready on /readyz",
+        )
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL the apiserver (etcd keeps running): what a crash looks like to clients."""
+        if self.apiserver is not None:
+            self.apiserver.kill()
+
+    def pids(self) -> list[int]:
+        procs = [self.etcd.process, self.apiserver]
+        return [p.pid for p in procs if p is not None and p.running()]
+
+    def stop(self) -> None:
+        if self.apiserver is not None:
+            self.apiserver.stop()
+        self.etcd.stop()
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "sandbox",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority-data": base64.b64encode(self.ca.cert_pem).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
+            "contexts": [
+                {"name": "sandbox", "context": {"cluster": "sandbox", "user": ADMIN_USER}}
+            ],
+            "current-context": "sandbox",
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
+        return path

@@ -1,0 +1,168 @@
+"""A throwaway PostgreSQL server: initdb in a temp directory, a free loopback port.
+
+Password authentication (scram-sha-256) everywhere, so a wrong password fails here as
+it would in production. `initdb` and `postgres` refuse to run as root; as root we run
+them as the `postgres` system user and hand it the data directory. The server listens
+on TCP loopback only and keeps its Unix socket in the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odoo_operator.sandbox.ports import LOOPBACK, free_port
+from odoo_operator.sandbox.process import ManagedProcess, ProcessError
+
+SUPERUSER = "postgres"
+START_TIMEOUT = 60.0
+
+
+def postgres_bin_dir() -> Path:
+    """Directory of the newest installed server binaries (`initdb`, `postgres`)."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        candidate = Path(out.stdout.strip())
+        if (candidate / "initdb").is_file():
+            return candidate
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if versions:
+        return versions[-1].parent
+    raise ProcessError(
+        "no PostgreSQL server binaries (initdb) found: install Debian's postgresql package"
+    )
+
+
+def _run_as() -> str | None:
+    """The user to run the server as: `postgres` when we are root, else ourselves."""
+    return SUPERUSER if os.geteuid() == 0 else None
+
+
+@dataclass
+class PostgresServer:
+    run_dir: Path
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    port: int = field(default_factory=free_port)
+    host: str = LOOPBACK
+    user: str = SUPERUSER
+
+    def __post_init__(self) -> None:
+        self.bin_dir = postgres_bin_dir()
+        self.data_dir = self.run_dir / "pgdata"
+        self.socket_dir = self.run_dir / "pgsocket"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def dsn(self) -> str:
+        """libpq URL; contains the password, so never log it."""
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/postgres"
+
+    def libpq_env(self) -> dict[str, str]:
+        """PGHOST/PGPORT/PGUSER/PGPASSWORD, as the job runner reads them."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+        }
+
+    def _prepare_dirs(self, owner: str | None) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if owner is not None:
+            account = pwd.getpwnam(owner)
+            for directory in (self.run_dir, self.socket_dir):
+                os.chown(directory, account.pw_uid, account.pw_gid)
+            # The server user must be able to reach the run dir through its parents.
+            for parent in self.run_dir.parents:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    parent.chmod(mode | 0o001)
+
+    def _initdb(self, owner: str | None) -> None:
+        pwfile = self.run_dir / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        pwfile.chmod(0o600)
+        if owner is not None:
+            account = pwd.getpwnam(owner)
+            os.chown(pwfile, account.pw_uid, account.pw_gid)
+        log = self.run_dir / "initdb.log"
+        with log.open("wb") as out:
+            result = subprocess.run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=owner,
+                group=owner,
+                extra_groups=[] if owner else None,
+                check=False,
+            )
+        pwfile.unlink()
+        if result.returncode != 0:
+            raise ProcessError(f"initdb failed (exit {result.returncode}); log {log}")
+
+    def start(self) -> None:
+        owner = _run_as()
+        self._prepare_dirs(owner)
+        self._initdb(owner)
+        self.process = ManagedProcess(
+            "postgres",
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                f"listen_addresses={LOOPBACK}",
+                "-c",
+                f"unix_socket_directories={self.socket_dir}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            self.run_dir / "postgres.log",
+            user=owner,
+            stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM waits for clients to leave
+        )
+        self.process.start()
+        self.process.wait_until(self._accepting, START_TIMEOUT, "accepting connections")
+
+    def _accepting(self) -> bool:
+        result = subprocess.run(
+            [str(self.bin_dir / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=15)

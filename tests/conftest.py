@@ -1,0 +1,118 @@
+"""Session-wide real servers and per-test namespaces, on the sandbox's launchers.
+
+- `control_plane`: etcd + kube-apiserver (assets found or built, see docs/testbed.md);
+- `uncached_control_plane`: the same without the watch cache, for 410 Gone after compaction;
+- `postgres_server`: a throwaway PostgreSQL with password auth;
+- `s3_server`: moto's S3 endpoint;
+- `api_client` / `namespace`: a kubernetes_asyncio client and a fresh namespace per test
+  (deleted namespaces stay Terminating on a bare apiserver, so never reuse one).
+
+Each server starts on first use only. At the end of the session every PID the fixtures
+started must be gone, or the session fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
+from kubernetes_asyncio.config import new_client_from_config
+
+from odoo_operator.sandbox.assets import EnvtestAssets, find_assets
+from odoo_operator.sandbox.controlplane import ControlPlane
+from odoo_operator.sandbox.postgres import PostgresServer
+from odoo_operator.sandbox.process import pid_alive
+from odoo_operator.sandbox.s3 import S3Server
+
+_started_pids: list[int] = []
+
+
+@pytest.fixture(scope="session")
+def envtest_assets(request: pytest.FixtureRequest) -> EnvtestAssets:
+    """Found or built; a first build (minutes) shows its progress on the terminal."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        return find_assets()
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    plane = ControlPlane(envtest_assets, tmp_path_factory.mktemp("controlplane"))
+    try:
+        plane.start()
+        _started_pids.extend(plane.pids())
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def uncached_control_plane(
+    envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A second control plane without the watch cache: etcd compaction gives real 410s."""
+    plane = ControlPlane(
+        envtest_assets, tmp_path_factory.mktemp("controlplane-uncached"), watch_cache=False
+    )
+    try:
+        plane.start()
+        _started_pids.extend(plane.pids())
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    try:
+        server.start()
+        assert server.process is not None
+        _started_pids.append(server.process.pid)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    try:
+        server.start()
+        assert server.process is not None
+        _started_pids.append(server.process.pid)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kubeconfig(control_plane: ControlPlane) -> Path:
+    return control_plane.kubeconfig
+
+
+@pytest.fixture
+async def api_client(control_plane: ControlPlane) -> AsyncIterator[ApiClient]:
+    client = await new_client_from_config(config_file=str(control_plane.kubeconfig))
+    async with client:
+        yield client
+
+
+@pytest.fixture
+async def namespace(api_client: ApiClient) -> str:
+    name = f"t-{secrets.token_hex(4)}"
+    await CoreV1Api(api_client).create_namespace({"metadata": {"name": name}}, _request_timeout=30)
+    return name
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any server process we started outlived its fixture."""
+    alive = [pid for pid in _started_pids if pid_alive(pid)]
+    if alive:
+        print(f"\nprocesses started by the test fixtures are still running: {alive}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

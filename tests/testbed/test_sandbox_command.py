@@ -1,0 +1,127 @@
+"""`odoo-operator sandbox` end to end: ready line, kubectl works, SIGTERM leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from odoo_operator.sandbox.process import pid_alive
+from tests.kubectl import kubectl
+
+ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline() if ready else ""
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid`, read from /proc (what the sandbox started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        if int(stat[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sandbox_runs_until_sigterm_and_stops_everything(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "out" / "sandbox.kubeconfig"
+    kubeconfig.parent.mkdir()
+    proc = subprocess.Popen(
+        [
+            *ODOO_OPERATOR,
+            "sandbox",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _read_line(proc, timeout=120)
+        assert line == "sandbox ready\n", proc.stderr.read() if proc.stderr else line
+        namespaces = kubectl(kubeconfig, "get", "ns", "-o", "name").stdout.split()
+        assert "namespace/odoo-operator" in namespaces
+        secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
+        assert {"secret/postgres-clusters", "secret/s3-credentials"} <= set(secrets.stdout.split())
+        info = json.loads((kubeconfig.parent / "sandbox.json").read_text())
+        assert info["kubeconfig"] == str(kubeconfig.resolve())
+        assert info["s3"]["bucket"] == "backups"
+        children = _children(proc.pid)
+        assert len(children) == 4  # etcd, kube-apiserver, postgres, moto
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert proc.stdout is not None
+        assert proc.stdout.read() == ""  # exactly one line on stdout
+        time.sleep(0.2)
+        assert [pid for pid in children if pid_alive(pid)] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sandbox_without_parts(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    proc = subprocess.Popen(
+        [
+            *ODOO_OPERATOR,
+            "sandbox",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--without",
+            "postgres",
+            "--without",
+            "s3",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _read_line(proc, timeout=120) == "sandbox ready\n"
+        assert len(_children(proc.pid)) == 2  # etcd, kube-apiserver
+        info = json.loads((tmp_path / "sandbox.json").read_text())
+        assert info["postgres"] is None
+        assert info["s3"] is None
+        secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
+        assert "secret/postgres-clusters" not in secrets.stdout
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_prepare_only_prints_the_assets_directory() -> None:
+    result = subprocess.run(
+        [*ODOO_OPERATOR, "sandbox", "--prepare-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=os.environ.copy(),
+    )
+    assert result.returncode == 0, result.stderr
+    directory = Path(result.stdout.strip())
+    assert (directory / "kube-apiserver").is_file()
