@@ -30,12 +30,21 @@ from odoo_operator.sandbox.s3 import S3Server
 _started_pids: list[int] = []
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Find or build the envtest assets before any test runs, if any test needs them.
+
+    A first build takes minutes: it must not count against a test's timeout, and its
+    progress goes to the terminal. Unit-test-only runs skip this.
+    """
+    if any("envtest_assets" in getattr(item, "fixturenames", ()) for item in session.items):
+        capture = session.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            find_assets()
+
+
 @pytest.fixture(scope="session")
-def envtest_assets(request: pytest.FixtureRequest) -> EnvtestAssets:
-    """Found or built; a first build (minutes) shows its progress on the terminal."""
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        return find_assets()
+def envtest_assets() -> EnvtestAssets:
+    return find_assets()
 
 
 @pytest.fixture(scope="session")

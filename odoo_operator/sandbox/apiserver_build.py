@@ -19,12 +19,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from odoo_operator.sandbox.process import die_with_parent
 
 KUBERNETES_VERSION = "1.20.2"
 DEBIAN_SOURCE_VERSION = "1.20.5+really1.20.2-1.1+deb12u1"
@@ -60,14 +63,28 @@ def _run(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> None:
+    """Run one step in its own process group; if we are interrupted, the group dies too."""
     with log.open("ab") as out:
         out.write(f"\n$ {' '.join(argv)}\n".encode())
         out.flush()
-        result = subprocess.run(
-            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        step_process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - see process.die_with_parent
         )
-    if result.returncode != 0:
-        raise BuildError(f"{step} failed (exit {result.returncode}); see {log}")
+        try:
+            returncode = step_process.wait()
+        except BaseException:
+            os.killpg(step_process.pid, signal.SIGKILL)
+            step_process.wait()
+            raise
+    if returncode != 0:
+        raise BuildError(f"{step} failed (exit {returncode}); see {log}")
 
 
 def _missing_packages() -> list[str]:

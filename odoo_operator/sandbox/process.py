@@ -24,7 +24,7 @@ _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up now, not in the forked child
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child between fork and exec (after any uid change).
 
     Only a foreign call on a function resolved at import time: no locks, no imports,
@@ -79,7 +79,7 @@ class ManagedProcess:
                 user=self._user,
                 group=self._user,
                 extra_groups=[] if self._user else None,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - see _die_with_parent
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - see die_with_parent
             )
 
     def running(self) -> bool:
