@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from odoo_operator.controllers.instance.diagram import state_machine
 from odoo_operator.sandbox.command import sandbox
 
 
@@ -17,3 +18,4 @@ def main() -> None:
 
 
 main.add_command(sandbox)
+main.add_command(state_machine)

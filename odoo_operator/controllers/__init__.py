@@ -1,0 +1,1 @@
+"""Reconcilers of the odoo-operator kinds, built on `odoo_operator.runtime`."""

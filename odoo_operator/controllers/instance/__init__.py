@@ -1,0 +1,1 @@
+"""The OdooInstance reconciler: snapshot -> state table -> children and status."""
