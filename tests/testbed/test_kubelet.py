@@ -48,3 +48,17 @@ async def test_finish_job_succeeded_and_failed(api_client: ApiClient, namespace:
     assert bad.status.failed == 1
     assert [(c.type, c.message) for c in bad.status.conditions] == [("Failed", "exit 1")]
     assert bad.status.active is None
+
+
+async def test_job_ttl_after_finished_is_kept(api_client: ApiClient, namespace: str) -> None:
+    """The TTLAfterFinished gate is on: without it 1.20 silently drops the field."""
+    batch = BatchV1Api(api_client)
+    await batch.create_namespaced_job(
+        namespace,
+        {
+            "metadata": {"name": "ttl"},
+            "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 900, "template": POD},
+        },
+    )
+    got = await batch.read_namespaced_job("ttl", namespace)
+    assert got.spec.ttl_seconds_after_finished == 900
