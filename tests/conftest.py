@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
@@ -47,17 +49,30 @@ def envtest_assets() -> EnvtestAssets:
     return find_assets()
 
 
+class _Part(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def pids(self) -> list[int]: ...
+
+
+@contextmanager
+def _running(part: _Part) -> Iterator[None]:
+    """Start a server for the session, remember its PIDs, always stop it."""
+    try:
+        part.start()
+        _started_pids.extend(part.pids())
+        yield
+    finally:
+        part.stop()
+
+
 @pytest.fixture(scope="session")
 def control_plane(
     envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
     plane = ControlPlane(envtest_assets, tmp_path_factory.mktemp("controlplane"))
-    try:
-        plane.start()
-        _started_pids.extend(plane.pids())
+    with _running(plane):
         yield plane
-    finally:
-        plane.stop()
 
 
 @pytest.fixture(scope="session")
@@ -68,36 +83,22 @@ def uncached_control_plane(
     plane = ControlPlane(
         envtest_assets, tmp_path_factory.mktemp("controlplane-uncached"), watch_cache=False
     )
-    try:
-        plane.start()
-        _started_pids.extend(plane.pids())
+    with _running(plane):
         yield plane
-    finally:
-        plane.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     server = PostgresServer(tmp_path_factory.mktemp("postgres"))
-    try:
-        server.start()
-        assert server.process is not None
-        _started_pids.append(server.process.pid)
+    with _running(server):
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server = S3Server(tmp_path_factory.mktemp("s3"))
-    try:
-        server.start()
-        assert server.process is not None
-        _started_pids.append(server.process.pid)
+    with _running(server):
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

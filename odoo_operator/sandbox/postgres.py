@@ -163,6 +163,10 @@ class PostgresServer:
         )
         return result.returncode == 0
 
+    def pids(self) -> list[int]:
+        """PIDs of the running processes this part started (for leak checks)."""
+        return [self.process.pid] if self.process is not None and self.process.running() else []
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop(grace=15)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiobotocore.session import get_session
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubernetes_asyncio.client.rest import ApiException
 from kubernetes_asyncio.config import new_client_from_config
@@ -132,11 +131,8 @@ class Sandbox:
         self.info_path.chmod(0o600)  # holds the PostgreSQL password
 
     def pids(self) -> list[int]:
-        pids = self.control_plane.pids() if self.control_plane else []
-        for part in (self.postgres, self.s3):
-            if part is not None and part.process is not None and part.process.running():
-                pids.append(part.process.pid)
-        return pids
+        parts = (self.control_plane, self.postgres, self.s3)
+        return [pid for part in parts if part is not None for pid in part.pids()]
 
     def stop(self) -> None:
         """Stop everything we started, newest first; keep the logs, drop the data."""
@@ -176,12 +172,5 @@ async def _ensure_secret(api: ApiClient, namespace: str, name: str, data: dict[s
 
 
 async def create_bucket(s3: S3Server, bucket: str) -> None:
-    session = get_session()
-    async with session.create_client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name=s3.region,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-    ) as client:
+    async with s3.client() as client:
         await client.create_bucket(Bucket=bucket)

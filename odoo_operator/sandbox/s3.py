@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiobotocore.session import ClientCreatorContext, get_session
+
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
 from odoo_operator.sandbox.process import ManagedProcess
 
@@ -42,6 +44,16 @@ class S3Server:
         except (urllib.error.URLError, OSError):
             return False
 
+    def client(self) -> ClientCreatorContext:
+        """An aiobotocore S3 client for this endpoint (`async with server.client() as s3`)."""
+        return get_session().create_client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(
@@ -51,6 +63,10 @@ class S3Server:
         )
         self.process.start()
         self.process.wait_until(self._answers, START_TIMEOUT, "answering HTTP")
+
+    def pids(self) -> list[int]:
+        """PIDs of the running processes this part started (for leak checks)."""
+        return [self.process.pid] if self.process is not None and self.process.running() else []
 
     def stop(self) -> None:
         if self.process is not None:

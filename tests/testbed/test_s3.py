@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-from aiobotocore.session import get_session
-
 from odoo_operator.sandbox.s3 import S3Server
 
 PART = 5 * 1024 * 1024  # S3's minimum size for every part but the last
@@ -14,14 +12,7 @@ PART = 5 * 1024 * 1024  # S3's minimum size for every part but the last
 
 async def test_multipart_upload_round_trip(s3_server: S3Server) -> None:
     parts_data = [os.urandom(PART), os.urandom(PART), os.urandom(1234)]
-    session = get_session()
-    async with session.create_client(
-        "s3",
-        endpoint_url=s3_server.endpoint,
-        region_name=s3_server.region,
-        aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key=s3_server.secret_key,
-    ) as s3:
+    async with s3_server.client() as s3:
         await s3.create_bucket(Bucket="multipart")
         upload = await s3.create_multipart_upload(Bucket="multipart", Key="dir/obj.bin")
         parts = []

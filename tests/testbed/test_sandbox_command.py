@@ -8,7 +8,8 @@ import select
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from odoo_operator.sandbox.assets import EnvtestAssets
@@ -39,11 +40,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_sandbox_runs_until_sigterm_and_stops_everything(
-    tmp_path: Path, envtest_assets: EnvtestAssets
-) -> None:
-    kubeconfig = tmp_path / "out" / "sandbox.kubeconfig"
-    kubeconfig.parent.mkdir()
+@contextmanager
+def _sandbox(tmp_path: Path, kubeconfig: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """`odoo-operator sandbox` as a user runs it; killed at the end if still running."""
     proc = subprocess.Popen(
         [
             *ODOO_OPERATOR,
@@ -52,6 +51,7 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
             str(kubeconfig),
             "--run-dir",
             str(tmp_path / "run"),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -60,6 +60,19 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
     try:
         line = _read_line(proc, timeout=120)
         assert line == "sandbox ready\n", proc.stderr.read() if proc.stderr else line
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sandbox_runs_until_sigterm_and_stops_everything(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    kubeconfig = tmp_path / "out" / "sandbox.kubeconfig"
+    kubeconfig.parent.mkdir()
+    with _sandbox(tmp_path, kubeconfig) as proc:
         namespaces = kubectl(kubeconfig, "get", "ns", "-o", "name").stdout.split()
         assert "namespace/odoo-operator" in namespaces
         secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
@@ -73,35 +86,12 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
         assert proc.wait(timeout=60) == 0
         assert proc.stdout is not None
         assert proc.stdout.read() == ""  # exactly one line on stdout
-        time.sleep(0.2)
         assert [pid for pid in children if pid_alive(pid)] == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_sandbox_without_parts(tmp_path: Path, envtest_assets: EnvtestAssets) -> None:
     kubeconfig = tmp_path / "sandbox.kubeconfig"
-    proc = subprocess.Popen(
-        [
-            *ODOO_OPERATOR,
-            "sandbox",
-            "--kubeconfig-out",
-            str(kubeconfig),
-            "--without",
-            "postgres",
-            "--without",
-            "s3",
-            "--run-dir",
-            str(tmp_path / "run"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert _read_line(proc, timeout=120) == "sandbox ready\n"
+    with _sandbox(tmp_path, kubeconfig, "--without", "postgres", "--without", "s3") as proc:
         assert len(_children(proc.pid)) == 2  # etcd, kube-apiserver
         info = json.loads((tmp_path / "sandbox.json").read_text())
         assert info["postgres"] is None
@@ -110,10 +100,6 @@ def test_sandbox_without_parts(tmp_path: Path, envtest_assets: EnvtestAssets) ->
         assert "secret/postgres-clusters" not in secrets.stdout
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_prepare_only_prints_the_assets_directory(envtest_assets: EnvtestAssets) -> None:
