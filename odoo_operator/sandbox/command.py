@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
+from odoo_operator.sandbox.apiserver_build import BuildError
 from odoo_operator.sandbox.assets import AssetsMissing, find_assets
+from odoo_operator.sandbox.process import ProcessError
 from odoo_operator.sandbox.runner import OPTIONAL_PARTS, Sandbox
 
 READY_LINE = "sandbox ready"
@@ -86,5 +88,5 @@ def sandbox(
             build_assets=build_assets,
         )
         asyncio.run(_serve(runner))
-    except AssetsMissing as error:
+    except (AssetsMissing, BuildError, ProcessError) as error:
         raise click.ClickException(str(error)) from error

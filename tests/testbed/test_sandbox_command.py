@@ -113,3 +113,18 @@ def test_prepare_only_prints_the_assets_directory(envtest_assets: EnvtestAssets)
     )
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == envtest_assets.directory
+
+
+def test_missing_assets_is_one_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*ODOO_OPERATOR, "sandbox", "--prepare-only"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KUBEBUILDER_ASSETS": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: KUBEBUILDER_ASSETS={tmp_path} holds no usable kube-apiserver"
+    )
