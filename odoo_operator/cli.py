@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from odoo_operator.api.command import crds
 from odoo_operator.sandbox.command import sandbox
 
 
@@ -16,4 +17,5 @@ def main() -> None:
     """
 
 
+main.add_command(crds)
 main.add_command(sandbox)
