@@ -36,7 +36,7 @@ async def api_client(settings: OperatorSettings) -> ApiClient:
 
 
 async def serve(settings: OperatorSettings) -> int:
-    """Run the operator until it is told to stop; the exit code of the process."""
+    """The operator process; returns its exit code (for now: 0 once the API server answered)."""
     log.info("starting", **settings.as_dict())
     try:
         async with await api_client(settings) as client:
