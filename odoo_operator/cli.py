@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from odoo_operator.api.command import crds
 from odoo_operator.controllers.instance.diagram import state_machine
+from odoo_operator.run_command import run
 from odoo_operator.sandbox.command import sandbox
 
 
@@ -17,5 +19,7 @@ def main() -> None:
     """
 
 
+main.add_command(run)
+main.add_command(crds)
 main.add_command(sandbox)
 main.add_command(state_machine)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from odoo_operator.controllers.instance.diagram import render_markdown
 from odoo_operator.controllers.instance.phase import PROGRESSING, Phase
 from odoo_operator.controllers.instance.snapshot import JobOutcome, JobSlot, ReconcileSnapshot
 from odoo_operator.controllers.instance.table import TRANSITIONS, Action, next_transition
 
 P = Phase
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def snap(phase: Phase, **fields: object) -> ReconcileSnapshot:
@@ -191,11 +188,3 @@ def test_progressing_phases_are_the_spec_list() -> None:
         "Restoring",
         "BackingUp",
     }
-
-
-def test_docs_state_machine_is_current() -> None:
-    committed = (ROOT / "docs" / "state-machine.md").read_text()
-    assert committed == render_markdown(), (
-        "docs/state-machine.md is stale: run "
-        "`odoo-operator state-machine --output docs/state-machine.md`"
-    )

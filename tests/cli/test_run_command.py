@@ -1,0 +1,221 @@
+"""`odoo-operator run`: flags, their environment variables, checks at start-up, serve."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from odoo_operator import app
+from odoo_operator.cli import main
+from odoo_operator.config import OperatorSettings, env_var
+from odoo_operator.sandbox.controlplane import ControlPlane
+from odoo_operator.sandbox.ports import free_port
+
+RUN = main.commands["run"]
+OPTIONS = [p for p in RUN.params if isinstance(p, click.Option)]
+JSON_FLAGS = ["--default-resources", "--default-affinity", "--default-tolerations"]
+
+# SPEC §8, in order.
+SPEC_FLAGS = [
+    "--postgres-clusters-secret", "--operator-namespace", "--default-odoo-image",
+    "--default-storage-class", "--default-storage-size", "--default-ingress-class",
+    "--default-ingress-issuer", "--default-resources", "--default-affinity",
+    "--default-tolerations", "--job-history-limit", "--watch-namespace",
+    "--max-concurrent-reconciles", "--leader-elect", "--metrics-bind-address",
+    "--health-probe-bind-address", "--webhook-port", "--webhook-cert-dir", "--log-format",
+    "--log-level", "--kubeconfig", "--operator-image",
+]  # fmt: skip
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[OperatorSettings]:
+    """Stop `run` at the hand-over to `app.serve` and record what it was given."""
+    received: list[OperatorSettings] = []
+
+    async def record(settings: OperatorSettings) -> int:
+        received.append(settings)
+        return 0
+
+    monkeypatch.setattr(app, "serve", record)
+    return received
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(main, ["run", *args], env=env or {})
+
+
+def test_every_spec_flag_exists_with_its_env_var() -> None:
+    assert [o.opts[0] for o in OPTIONS] == SPEC_FLAGS
+    leader = next(o for o in OPTIONS if o.name == "leader_elect")
+    assert leader.secondary_opts == ["--no-leader-elect"]
+    for option in OPTIONS:
+        assert option.envvar == option.opts[0].removeprefix("--").upper().replace("-", "_")
+        assert option.help
+
+
+def test_settings_hold_exactly_the_flags() -> None:
+    assert [f.name for f in dataclasses.fields(OperatorSettings)] == [o.name for o in OPTIONS]
+
+
+def test_defaults(served: list[OperatorSettings]) -> None:
+    result = invoke([])
+    assert result.exit_code == 0, result.output
+    settings = served[0]
+    assert settings.postgres_clusters_secret == "postgres-clusters"
+    assert settings.default_odoo_image == "odoo:18.0"
+    assert settings.default_storage_class == "standard"
+    assert settings.default_storage_size == "2Gi"
+    assert settings.job_history_limit == 10
+    assert settings.watch_namespace is None
+    assert settings.leader_elect is True
+    assert (settings.metrics_bind_address, settings.health_probe_bind_address) == (":8080", ":8081")
+    assert settings.webhook_port == 9443
+    assert settings.default_resources is None
+
+
+NON_DEFAULT = {
+    "--postgres-clusters-secret": ("pg", "pg"),
+    "--operator-namespace": ("ops", "ops"),
+    "--default-odoo-image": ("odoo:17.0", "odoo:17.0"),
+    "--default-storage-class": ("nfs", "nfs"),
+    "--default-storage-size": ("5Gi", "5Gi"),
+    "--default-ingress-class": ("nginx", "nginx"),
+    "--default-ingress-issuer": ("le", "le"),
+    "--default-resources": ('{"limits": {"cpu": 1}}', {"limits": {"cpu": 1}}),
+    "--default-affinity": ('{"podAffinity": {}}', {"podAffinity": {}}),
+    "--default-tolerations": ('[{"operator": "Exists"}]', [{"operator": "Exists"}]),
+    "--job-history-limit": ("3", 3),
+    "--watch-namespace": ("shop", "shop"),
+    "--max-concurrent-reconciles": ("8", 8),
+    "--leader-elect": ("false", False),
+    "--metrics-bind-address": ("127.0.0.1:9090", "127.0.0.1:9090"),
+    "--health-probe-bind-address": ("0", "0"),
+    "--webhook-port": ("10443", 10443),
+    "--webhook-cert-dir": ("/certs", "/certs"),
+    "--log-format": ("json", "json"),
+    "--log-level": ("debug", "debug"),
+    "--kubeconfig": (__file__, __file__),  # any existing file
+    "--operator-image": ("ghcr.io/x/op:1", "ghcr.io/x/op:1"),
+}
+
+
+def test_every_env_var_overrides_its_default(served: list[OperatorSettings]) -> None:
+    assert sorted(NON_DEFAULT) == sorted(SPEC_FLAGS)
+    env = {env_var(flag): raw for flag, (raw, _) in NON_DEFAULT.items()}
+    result = invoke([], env)
+    assert result.exit_code == 0, result.output
+    settings = served[0].as_dict()
+    for flag, (_, expected) in NON_DEFAULT.items():
+        assert settings[flag.removeprefix("--").replace("-", "_")] == expected, flag
+
+
+def test_a_flag_on_the_command_line_wins_over_its_env_var(
+    served: list[OperatorSettings],
+) -> None:
+    result = invoke(
+        ["--default-odoo-image", "odoo:16.0", "--no-leader-elect"],
+        {"DEFAULT_ODOO_IMAGE": "odoo:17.0", "LEADER_ELECT": "true"},
+    )
+    assert result.exit_code == 0, result.output
+    assert served[0].default_odoo_image == "odoo:16.0"
+    assert served[0].leader_elect is False
+
+
+@pytest.mark.parametrize("flag", JSON_FLAGS)
+@pytest.mark.parametrize("source", ["flag", "env"])
+def test_bad_json_stops_with_an_error_naming_the_flag(
+    served: list[OperatorSettings], flag: str, source: str
+) -> None:
+    bad = '{"limits": '
+    result = invoke([flag, bad]) if source == "flag" else invoke([], {env_var(flag): bad})
+    assert result.exit_code == 2
+    assert f"Invalid value for '{flag}'" in result.output
+    assert "not valid JSON" in result.output
+    assert served == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--default-resources", '{"limits": {"cpu": "a lot"}}', "limits.cpu: 'a lot' does not"),
+        ("--default-resources", '{"limit": {}}', "limit: unknown field"),
+        ("--default-affinity", '{"nodeAffinity": []}', "nodeAffinity: must be of type object"),
+        ("--default-tolerations", '{"key": "k"}', "valid list"),
+        ("--default-tolerations", '[{"tolerationSeconds": "1"}]', "[0].tolerationSeconds"),
+    ],
+)
+def test_json_that_is_not_the_kubernetes_type_names_flag_and_path(
+    served: list[OperatorSettings], flag: str, value: str, problem: str
+) -> None:
+    result = invoke([flag, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{flag}'" in result.output
+    assert problem in result.output
+    assert served == []
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--default-storage-size", "2GB"], "--default-storage-size"),
+        (["--metrics-bind-address", "8080"], "--metrics-bind-address"),
+        (["--health-probe-bind-address", "host:port"], "--health-probe-bind-address"),
+        (["--webhook-port", "0"], "--webhook-port"),
+        (["--job-history-limit", "-1"], "--job-history-limit"),
+        (["--max-concurrent-reconciles", "0"], "--max-concurrent-reconciles"),
+        (["--log-format", "xml"], "--log-format"),
+        (["--kubeconfig", "/no/such/kubeconfig"], "--kubeconfig"),
+    ],
+)
+def test_other_bad_values_name_the_flag(
+    served: list[OperatorSettings], args: list[str], flag: str
+) -> None:
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{flag}'" in result.output
+    assert served == []
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "odoo_operator", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+def test_run_reaches_the_api_server_and_logs_json(control_plane: ControlPlane) -> None:
+    result = _run("--log-format", "json", env={"KUBECONFIG": str(control_plane.kubeconfig)})
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    starting = next(e for e in events if e["event"] == "starting")
+    assert starting["kubeconfig"] == str(control_plane.kubeconfig)
+    assert (starting["level"], starting["logger"]) == ("info", "odoo_operator.app")
+    answered = next(e for e in events if e["event"] == "the Kubernetes API server answered")
+    assert answered["server_version"] == "v1.20.2"
+    assert answered["timestamp"].endswith("Z")
+
+
+def test_run_fails_clearly_when_the_api_server_does_not_answer(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    text = control_plane.kubeconfig.read_text().replace(
+        control_plane.server, f"https://127.0.0.1:{free_port()}"
+    )
+    kubeconfig.write_text(text)
+    result = _run("--kubeconfig", str(kubeconfig))
+    assert result.returncode == 1
+    assert "cannot reach the Kubernetes API server" in result.stderr
+    assert control_plane.token not in result.stderr
