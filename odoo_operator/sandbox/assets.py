@@ -3,7 +3,7 @@
 Search order for kube-apiserver (the first hit wins):
 1. `$KUBEBUILDER_ASSETS` (controller-runtime's convention: a directory holding both);
 2. our cache, `$ODOO_OPERATOR_CACHE_DIR` or `~/.cache/odoo-operator`, under
-   `envtest/<version>/`;
+   `envtest/<version>-r<build revision>/`;
 3. `setup-envtest use -p path`, when `setup-envtest` is on PATH;
 4. a build from Debian's source package (see `apiserver_build`), but only when asked
    (`build=True`, `--build-assets`, `ODOO_OPERATOR_BUILD_ASSETS=1`) or on a Debian
@@ -59,8 +59,9 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "odoo-operator"
 
 
-def cache_dir(version: str = ENVTEST_VERSION) -> Path:
-    return cache_root() / "envtest" / version
+def cache_dir() -> Path:
+    """Where our build lives; the recipe revision is in the name, so old builds are ignored."""
+    return cache_root() / "envtest" / f"{ENVTEST_VERSION}-r{apiserver_build.BUILD_REVISION}"
 
 
 def _stderr(message: str) -> None:
@@ -193,7 +194,7 @@ def find_assets(*, build: bool = False, progress: Progress = _stderr) -> Envtest
         cached = _assets_in(target_dir, expected=ENVTEST_VERSION)  # built while we waited?
         if cached is not None:
             return cached
-        work_dir = cache_root() / "envtest" / f"build-{ENVTEST_VERSION}"
+        work_dir = cache_root() / "envtest" / "build"
         apiserver_build.build_kube_apiserver(target_dir / "kube-apiserver", work_dir, progress)
         built = _assets_in(target_dir, expected=ENVTEST_VERSION)
         if built is None:

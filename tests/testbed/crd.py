@@ -37,7 +37,11 @@ def widget_crd(plural: str | None = None) -> tuple[dict[str, Any], str]:
                             "properties": {
                                 "spec": {
                                     "type": "object",
-                                    "properties": {"size": {"type": "integer"}},
+                                    "properties": {
+                                        "size": {"type": "integer"},
+                                        "note": {"type": "string"},
+                                        "enabled": {"type": "boolean"},
+                                    },
                                 },
                                 "status": {
                                     "type": "object",

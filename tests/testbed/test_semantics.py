@@ -108,3 +108,17 @@ async def test_finalizer_holds_deletion_until_removed(
     with pytest.raises(ApiException) as gone:
         await api.get_namespaced_custom_object(GROUP, "v1", namespace, widgets, "f")
     assert gone.value.status == 404
+
+
+async def test_zero_values_are_values_not_null(
+    api_client: ApiClient, namespace: str, widgets: str
+) -> None:
+    """ "", 0 and false are kept (a Go >= 1.19 build without our patch calls "" null)."""
+    api = CustomObjectsApi(api_client)
+    body = _obj(widgets, "z")
+    body["spec"] = {"size": 0, "note": "", "enabled": False}
+    await api.create_namespaced_custom_object(
+        GROUP, "v1", namespace, widgets, body, _request_timeout=30
+    )
+    got = await api.get_namespaced_custom_object(GROUP, "v1", namespace, widgets, "z")
+    assert got["spec"] == {"size": 0, "note": "", "enabled": False}
