@@ -30,7 +30,7 @@ import secrets
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +204,7 @@ def _load_zip(
             if seen_dump:
                 raise JobError("the zip archive holds dump.sql twice")
             seen_dump = True
-            _filter_sql(functools.partial(next, entry.chunks(), b""), psql, report)
+            _filter_sql(_chunk_reader(entry.chunks()), psql, report)
         elif entry.name.startswith("filestore/") and files is not None:
             relative = entry.name[len("filestore/") :]
             if not relative:
@@ -224,6 +224,11 @@ def _load_zip(
         raise JobError("the zip archive has no dump.sql: it is not an Odoo backup")
     if files is not None:
         report.files, report.file_bytes = files.files, files.bytes
+
+
+def _chunk_reader(chunks: Iterator[bytes]) -> Callable[[int], bytes]:
+    """A read(size) over an iterator of chunks (each read returns the next chunk)."""
+    return lambda _size: next(chunks, b"")
 
 
 def _drain(chunks: Any) -> None:
