@@ -39,6 +39,11 @@ def check_url(url: str, flag: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise JobError(f"{flag} must be an http:// or https:// URL, got {display_url(url)!r}")
+    if parts.username or parts.password:
+        raise JobError(
+            f"{flag} must not carry credentials ({display_url(url)!r}); they come from the "
+            "environment"
+        )
     return url
 
 

@@ -13,7 +13,8 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,56 @@ class Result:
         return lines[0]
 
 
+def run_psql(
+    pg: PostgresServer,
+    database: str,
+    sql: str,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+) -> str:
+    """Run SQL with psql (ON_ERROR_STOP); as the superuser unless a role is given."""
+    environment = {**os.environ, **pg.libpq_env(), "PGDATABASE": database}
+    if user is not None:
+        environment["PGUSER"] = user
+        environment["PGPASSWORD"] = password or ""
+    result = subprocess.run(
+        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
+        input=sql,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+
+    def finish(self, timeout: float = JOB_TIMEOUT) -> Result:
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        return Result(self.process.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        """Kill it if still running (test cleanup)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Poll `condition` until true; generous deadline for a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 @dataclass
 class World:
     pg: PostgresServer
@@ -157,25 +208,7 @@ class World:
     def psql(
         self, database: str, sql: str, *, user: str | None = None, password: str | None = None
     ) -> str:
-        environment = {
-            **os.environ,
-            **self.pg.libpq_env(),
-            "PGDATABASE": database,
-        }
-        if user is not None:
-            environment["PGUSER"] = user
-            environment["PGPASSWORD"] = password or ""
-        result = subprocess.run(
-            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
-            input=sql,
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+        return run_psql(self.pg, database, sql, user=user, password=password)
 
     def admin_sql(self, sql: str, database: str = "postgres") -> str:
         return self.psql(database, sql)
@@ -239,6 +272,17 @@ class World:
         answer = self.client.list_multipart_uploads(Bucket=self.bucket)
         return [item["Key"] for item in answer.get("Uploads", [])]
 
+    def uploaded_parts(self, client: Any = None) -> int:
+        """Parts uploaded so far across the bucket's pending multipart uploads."""
+        client = client or self.client
+        count = 0
+        for upload in client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []):
+            parts = client.list_parts(
+                Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+            count += len(parts.get("Parts", []))
+        return count
+
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
@@ -272,6 +316,17 @@ class World:
             check=False,
         )
         return Result(result.returncode, result.stdout, result.stderr)
+
+    def start_job(self, *arguments: str, env: Mapping[str, str] | None = None) -> Running:
+        """The runner started in the background, for tests that act while it runs."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "odoo_operator", "job", *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env) if env is not None else self.job_env(),
+        )
+        return Running(process)
 
     async def job_async(self, *arguments: str, env: Mapping[str, str] | None = None) -> Result:
         """`job` for tests that serve something to the runner from their own event loop."""
@@ -320,3 +375,23 @@ def world(postgres_server: PostgresServer, s3_server: S3Server, tmp_path: Path) 
     world = World(postgres_server, s3_server, tmp_path)
     yield world
     world.drop_everything()
+
+
+@pytest.fixture(scope="session")
+def big_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """About 120 MB of plain dump, readable by every role.
+
+    Backing it up or restoring it takes seconds, long enough for a test to act while the
+    runner is in the middle of it.
+    """
+    name = f"big_{secrets.token_hex(3)}"
+    run_psql(postgres_server, "postgres", f"CREATE DATABASE {name}")
+    run_psql(
+        postgres_server,
+        name,
+        "CREATE TABLE big (id integer PRIMARY KEY, payload text);"
+        "INSERT INTO big SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 900000) i;"
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;",
+    )
+    yield name
+    run_psql(postgres_server, "postgres", f"DROP DATABASE {name} WITH (FORCE)")
