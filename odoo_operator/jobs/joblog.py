@@ -2,7 +2,8 @@
 
 Guarantees:
 - Log lines go to stdout (JSON objects, or key=value text), so stderr carries nothing
-  but the single failure line (`command`).
+  but the single failure line (`command`); the libraries' own `logging` output (asyncio,
+  aiohttp, botocore warnings) is routed into the same lines.
 - Credentials never leave the process: every rendered line, and the failure line, has
   each known secret (PGPASSWORD, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
   ODOO_MASTER_PASSWORD) replaced by `***`, raw or JSON-escaped. The code never logs them
@@ -14,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -75,6 +77,21 @@ def configure(redactor: Redactor, log_format: str = "json") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
+    root = logging.getLogger()
+    root.handlers[:] = [_ToStructlog()]
+    root.setLevel(logging.WARNING)
+
+
+class _ToStructlog(logging.Handler):
+    """Libraries' `logging` records (asyncio, aiohttp, botocore) as our log lines on stdout."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            structlog.get_logger(record.name).log(
+                record.levelno, "library.log", logger=record.name, message=self.format(record)
+            )
+        except Exception:  # a log line must never break the job
+            self.handleError(record)
 
 
 def logger(**context: Any) -> Any:

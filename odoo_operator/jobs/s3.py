@@ -93,7 +93,7 @@ async def s3_client(location: S3Location, credentials: S3Credentials) -> AsyncIt
         signature_version="s3v4",
         connect_timeout=15,
         read_timeout=120,
-        retries={"max_attempts": 4, "mode": "standard"},
+        retries={"max_attempts": 3, "mode": "standard"},
         # Content-MD5 on each part is checked by every S3 implementation; the newer
         # default checksums are not understood by all S3-compatible stores.
         request_checksum_calculation="when_required",

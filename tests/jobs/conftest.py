@@ -63,12 +63,12 @@ INSERT INTO ir_attachment (name, store_fname, db_datas, file_size, mimetype)
 SELECT 'attachment ' || i, 'ab/' || md5(i::text), NULL, i * 100, 'application/pdf'
 FROM generate_series(1, 200) AS i;
 INSERT INTO ir_attachment (name, db_datas, file_size)
-SELECT 'in database', decode(string_agg(md5(i::text), ''), 'hex'), 2000000
-FROM generate_series(1, 125000) AS i;
+SELECT 'in database', decode(string_agg(md5(i::text), ''), 'hex'), 640000
+FROM generate_series(1, 40000) AS i;
 CREATE TABLE large_rows (id integer PRIMARY KEY, body text, blob bytea);
 INSERT INTO large_rows
 SELECT 1, string_agg(md5(i::text), ' '), decode(string_agg(md5((-i)::text), ''), 'hex')
-FROM generate_series(1, 150000) AS i;
+FROM generate_series(1, 60000) AS i;
 CREATE VIEW active_users AS SELECT id, login FROM res_users WHERE active;
 CREATE FUNCTION touch_users() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
