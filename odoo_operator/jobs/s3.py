@@ -7,7 +7,8 @@ Guarantees:
 - An upload becomes visible under its key only by `complete()`; `abort()` removes the
   parts of an upload that will not be completed, so a failed backup leaves no object,
   and no partial object, under the key (an older object under the same key stays).
-- Each part carries its Content-MD5, so the store rejects a part damaged on the way.
+- The store rejects a part damaged on the way: over https each part carries its
+  Content-MD5; over plain http botocore signs the part's SHA-256 into the request.
 - S3 failures become a `JobError` naming the operation, bucket and key, never a secret.
 """
 
@@ -162,6 +163,9 @@ class MultipartUpload:
         self.upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self.bytes = 0
+        # botocore signs each payload's SHA-256 on plain http (the store checks it), and
+        # leaves payloads unsigned on https, where Content-MD5 does that job.
+        self._payload_signed = (location.endpoint or "https:").startswith("http:")
 
     async def start(self) -> None:
         try:
@@ -173,10 +177,14 @@ class MultipartUpload:
         self.upload_id = answer["UploadId"]
 
     async def put_part(self, data: bytes | bytearray) -> None:
+        """Upload the next part; parts go one after the other, numbered in call order."""
         number = len(self._parts) + 1
         if number > MAX_PARTS:
             raise JobError(f"the artifact needs more than {MAX_PARTS} S3 parts")
-        digest = await asyncio.to_thread(hashlib.md5, data, usedforsecurity=False)
+        checksum = {}
+        if not self._payload_signed:
+            digest = await asyncio.to_thread(hashlib.md5, data, usedforsecurity=False)
+            checksum["ContentMD5"] = base64.b64encode(digest.digest()).decode()
         body = PartBody(data)
         try:
             answer = await self._client.upload_part(
@@ -185,7 +193,7 @@ class MultipartUpload:
                 UploadId=self.upload_id,
                 PartNumber=number,
                 Body=body,
-                ContentMD5=base64.b64encode(digest.digest()).decode(),
+                **checksum,
             )
         except (ClientError, BotoCoreError) as error:
             raise describe(error, f"upload of part {number}", self.location) from None
