@@ -136,7 +136,6 @@ _format = click.option(
     help="zip: Odoo's layout (dump.sql, manifest.json, filestore/); sql: plain pg_dump; "
     "dump: pg_dump custom format.",
 )
-_database = click.option("--database", required=True, help="The PostgreSQL database.")
 _endpoint = click.option(
     "--endpoint", help="S3 endpoint URL (http:// or https://); AWS S3 when omitted."
 )
@@ -161,12 +160,12 @@ def job() -> None:
 
 
 @job.command(cls=_OneLineCommand)
-@_database
+@click.option("--database", required=True, help="The database to back up.")
 @_format
 @click.option(
     "--filestore",
     type=click.Path(path_type=Path),
-    help="The database's filestore directory (Odoo's <data_dir>/filestore/<db>); zip only.",
+    help="The database's filestore directory, Odoo's DATA_DIR/filestore/DB (zip only).",
 )
 @click.option("--no-filestore", is_flag=True, help="Leave the filestore out of a zip backup.")
 @_endpoint
@@ -219,7 +218,9 @@ def _backup_filestore(
 
 
 @job.command(cls=_OneLineCommand)
-@_database
+@click.option(
+    "--database", required=True, help="The database to restore into (replaced if it exists)."
+)
 @_format
 @click.option(
     "--filestore",

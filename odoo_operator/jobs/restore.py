@@ -11,8 +11,8 @@ Guarantees:
   pg_dump's completion line and, for a zip, every entry's CRC and the central directory
   checked out. Only then `swap.swap_in` puts it in place of the target.
 - A zip's `filestore/` entries are unpacked next to the target filestore (created
-  100:101 where permitted) and swapped in with the database; sql and dump restores
-  leave the filestore alone.
+  100:101 where permitted) and swapped in with the database. sql and dump restores, and
+  zips that hold no filestore, leave the current filestore alone.
 - On any failure, SIGTERM included, the previous database and filestore stay as they
   were and the temporary ones are removed; leftovers of an attempt that was killed
   outright are settled by the next restore of the same target (`swap.recover`).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -149,6 +150,7 @@ class LoadReport:
     files: int = 0
     file_bytes: int = 0
     skipped_entries: int = 0
+    has_filestore: bool = False
     manifest: dict[str, Any] | None = None
 
 
@@ -197,7 +199,7 @@ def _load_zip(
     note: Callable[[str], None],
 ) -> None:
     archive = ZipStreamReader(reader)
-    files = FilestoreWriter(filestore, note) if filestore is not None else None
+    files: FilestoreWriter | None = None  # made at the first filestore entry
     seen_dump = False
     for entry in archive.entries():
         if entry.name == "dump.sql":
@@ -205,7 +207,8 @@ def _load_zip(
                 raise JobError("the zip archive holds dump.sql twice")
             seen_dump = True
             _filter_sql(_chunk_reader(entry.chunks()), psql, report)
-        elif entry.name.startswith("filestore/") and files is not None:
+        elif entry.name.startswith("filestore/") and filestore is not None:
+            files = files or FilestoreWriter(filestore, note)
             relative = entry.name[len("filestore/") :]
             if not relative:
                 _drain(entry.chunks())
@@ -223,7 +226,10 @@ def _load_zip(
     if not seen_dump:
         raise JobError("the zip archive has no dump.sql: it is not an Odoo backup")
     if files is not None:
+        report.has_filestore = True
         report.files, report.file_bytes = files.files, files.bytes
+    elif filestore is not None:
+        note("the archive holds no filestore; the current filestore is kept")
 
 
 def _chunk_reader(chunks: Iterator[bytes]) -> Callable[[int], bytes]:
@@ -468,6 +474,8 @@ async def _restore(
                 skipped_entries=report.skipped_entries,
                 manifest_version=(report.manifest or {}).get("version"),
             )
+            if not report.has_filestore:  # nothing to put in place of the current one
+                plan = dataclasses.replace(plan, filestore=None)
             await swap_in(admin, plan, log)
         except BaseException:
             await discard_attempt(admin, plan, log)

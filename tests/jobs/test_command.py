@@ -94,6 +94,10 @@ def job(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str, s
             "restore over it",
         ),
         (
+            ["restore", "--database", "d", "--format", "dump", "--filestore", "/tmp/fs", *S3],
+            "error: --filestore applies to --format zip only, not dump",
+        ),
+        (
             ["restore", "--database", "d", "--filestore", "/nonexistent/dir/fs", *S3],
             "error: --filestore '/nonexistent/dir/fs': its parent directory does not exist",
         ),

@@ -85,9 +85,16 @@ def test_restore_over_an_existing_database_replaces_it_and_its_filestore(world: 
     assert world.admin_sql(allowed, target) == "t"
 
 
-def test_sql_and_dump_restores_leave_the_filestore_alone(world: World) -> None:
-    source = world.create_odoo_database("plain_source")
-    assert world.backup(source, "b.sql", "sql").code == 0
-    result = world.restore("plain_target", "b.sql", "sql", "--filestore", str(world.tmp / "x"))
-    assert result.code == 2
-    assert "--filestore applies to --format zip only" in result.error_line
+def test_a_zip_without_filestore_keeps_the_current_filestore(world: World) -> None:
+    source = world.create_odoo_database("db_only")
+    assert world.backup(source, "db-only.zip", "zip", "--no-filestore").code == 0
+    target = world.create_odoo_database("keeps_files")
+    files = make_filestore(world.tmp / "fs" / target)
+    before = tree_fingerprint(files, detailed=True)
+
+    result = world.restore(target, "db-only.zip", "zip", "--filestore", str(files))
+    assert result.code == 0, result.stderr
+    assert world.table_fingerprint(target) == world.table_fingerprint(source)
+    assert tree_fingerprint(files, detailed=True) == before
+    assert "the archive holds no filestore; the current filestore is kept" in result.stdout
+    assert world.leftovers(files) == []
