@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import asyncpg
+
 from odoo_operator.jobs import joblog
 from odoo_operator.jobs.bridge import PartSink, WorkerThread
 from odoo_operator.jobs.errors import JobError
@@ -151,6 +153,8 @@ async def _prepare(request: BackupRequest, pg_dump: ClientTool) -> tuple[int, by
         if request.format == "zip":
             manifest = await read_manifest(connection, request.database, server)
         return server, manifest
+    except asyncpg.PostgresError as error:
+        raise JobError(f"cannot read database {request.database!r}: {error}") from None
     finally:
         await connection.close()
 

@@ -62,7 +62,8 @@ class OdooDownload:
         self.size: int | None = None
 
     async def open(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=600)
+        # Odoo builds a whole zip before its first byte: allow it half an hour.
+        timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=1800)
         verify: ssl.SSLContext | bool = not self._insecure
         self._session = aiohttp.ClientSession(timeout=timeout)
         try:

@@ -423,6 +423,8 @@ async def run_restore(request: RestoreRequest, log: Any) -> None:
         await recover(admin, request.database, request.filestore, log)
         plan = RestorePlan(request.database, request.filestore, secrets.token_hex(4))
         await _restore(admin, request, plan, tools, log)
+    except asyncpg.PostgresError as error:
+        raise JobError(f"PostgreSQL refused the restore of {request.database!r}: {error}") from None
     finally:
         await connection.close()
 

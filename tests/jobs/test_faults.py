@@ -133,6 +133,18 @@ def test_a_role_that_cannot_read_the_database_gets_a_clear_error(world: World) -
     world.admin_sql(f"DROP DATABASE {database}")
 
 
+def test_a_zip_backup_needs_an_initialized_odoo_database(world: World) -> None:
+    world.admin_sql(f'CREATE DATABASE plain_pg OWNER "{world.role}"')
+    result = world.backup("plain_pg", "x.zip", "zip", "--no-filestore")
+    assert result.code == 1
+    assert result.error_line == (
+        "error: database 'plain_pg' is not an initialized Odoo database (no installed base "
+        "module in ir_module_module); a zip backup needs one, use --format sql or dump"
+    )
+    assert world.keys() == []
+    assert world.pending_uploads() == []
+
+
 def test_client_tools_older_than_the_server_are_refused(world: World, tmp_path: Path) -> None:
     shims = tmp_path / "old-clients"
     shims.mkdir()
