@@ -140,10 +140,14 @@ def _flag_rows(command: click.Command) -> list[str]:
 
 
 def render() -> str:
-    run = main.commands["run"]
+    context = click.Context(main)
+    listed = {name: main.get_command(context, name) for name in main.list_commands(context)}
+    run = listed["run"]
+    assert run is not None
     commands = [
         f"| `odoo-operator {name}` | {_cell(command.get_short_help_str(limit=200))} |"
-        for name, command in sorted(main.commands.items())
+        for name, command in sorted(listed.items())
+        if command is not None
     ]
     lines = [
         "# Reference",

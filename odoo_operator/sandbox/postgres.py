@@ -2,8 +2,9 @@
 
 Password authentication (scram-sha-256) everywhere, so a wrong password fails here as
 it would in production. `initdb` and `postgres` refuse to run as root; as root we run
-them as the `postgres` system user and hand it the data directory. The server listens
-on TCP loopback only and keeps its Unix socket in the run directory.
+them as the `postgres` system user and hand it a temp directory of its own for data and
+Unix socket (removed on stop). The server listens on TCP loopback only; its logs go to
+the run directory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,8 +60,12 @@ class PostgresServer:
 
     def __post_init__(self) -> None:
         self.bin_dir = postgres_bin_dir()
-        self.data_dir = self.run_dir / "pgdata"
-        self.socket_dir = self.run_dir / "pgsocket"
+        # Data and socket live in a directory of their own, owned by the server user, not
+        # under run_dir: a parent such as pytest's temp root may be (re)set to 0700 by
+        # another process and lock the server user out mid-run.
+        self.server_dir = Path(tempfile.mkdtemp(prefix="odoo-operator-pg-"))
+        self.data_dir = self.server_dir / "data"
+        self.socket_dir = self.server_dir / "socket"
         self.process: ManagedProcess | None = None
 
     @property
@@ -78,21 +84,14 @@ class PostgresServer:
 
     def _prepare_dirs(self, owner: str | None) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(exist_ok=True)
+        self.socket_dir.mkdir()
         if owner is not None:
             account = pwd.getpwnam(owner)
-            for directory in (self.run_dir, self.socket_dir):
+            for directory in (self.server_dir, self.socket_dir):
                 os.chown(directory, account.pw_uid, account.pw_gid)
-            # The server user must be able to reach the run dir through its parents.
-            for parent in self.run_dir.parents:
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    parent.chmod(mode | 0o001)
 
     def _initdb(self, owner: str | None) -> None:
-        pwfile = self.run_dir / "pwfile"
+        pwfile = self.server_dir / "pwfile"
         pwfile.write_text(self.password + "\n")
         pwfile.chmod(0o600)
         if owner is not None:
@@ -170,3 +169,4 @@ class PostgresServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop(grace=15)
+        shutil.rmtree(self.server_dir, ignore_errors=True)

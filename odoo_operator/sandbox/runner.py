@@ -139,8 +139,7 @@ class Sandbox:
         for part in (self.s3, self.postgres, self.control_plane):
             if part is not None:
                 part.stop()
-        for data in ("controlplane/etcd-data", "postgres/pgdata"):
-            shutil.rmtree(self.run_dir / data, ignore_errors=True)
+        shutil.rmtree(self.run_dir / "controlplane" / "etcd-data", ignore_errors=True)
         print(f"sandbox stopped; logs in {self.run_dir}", file=sys.stderr, flush=True)
 
 

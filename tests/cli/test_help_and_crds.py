@@ -12,7 +12,7 @@ from odoo_operator.cli import main
 from odoo_operator.generated import CHART_CRDS, ROOT
 
 # `state-machine` (lead) and `job` (job runner) join this list when they are merged.
-COMMANDS = ("run", "crds", "sandbox", "state-machine")
+COMMANDS = ("run", "crds", "sandbox", "state-machine", "job")
 
 
 def test_group_help_lists_every_command_with_a_summary() -> None:

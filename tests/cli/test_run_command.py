@@ -16,10 +16,11 @@ from click.testing import CliRunner
 from odoo_operator import app
 from odoo_operator.cli import main
 from odoo_operator.config import OperatorSettings, env_var
+from odoo_operator.run_command import run
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import free_port
 
-RUN = main.commands["run"]
+RUN = run
 OPTIONS = [p for p in RUN.params if isinstance(p, click.Option)]
 JSON_FLAGS = ["--default-resources", "--default-affinity", "--default-tolerations"]
 
