@@ -75,9 +75,10 @@ class _Gone(Exception):
 class _Restart(Exception):
     """The stream was closed on purpose (watchdog or `restart_watch`)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, answered: bool) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.answered = answered  # the server had answered the watch request (200)
 
 
 class Informer:
@@ -151,6 +152,11 @@ class Informer:
         """Close the current watch stream now; it reopens from the last version seen."""
         self._interrupt("forced")
 
+    @property
+    def resource_version(self) -> str | None:
+        """The version the next watch starts from (None: the next step is a list)."""
+        return self._resource_version
+
     def stale_for(self) -> float:
         """Seconds since the informer last heard from the API server."""
         return self._clock() - self.last_activity
@@ -182,7 +188,7 @@ class Informer:
                     self._resource_version = None
                 except _Restart as restart:
                     self._restarted(restart.reason)
-                    if restart.reason == "watchdog":
+                    if not restart.answered:  # a stalled connect/request: back off
                         await asyncio.sleep(backoff.next_delay())
                 except (ApiError, aiohttp.ClientError, TimeoutError, OSError) as error:
                     self._restarted("error")
@@ -290,6 +296,7 @@ class Informer:
         watchdog = self.options.watchdog_timeout
         started = self._clock()
         events = 0
+        answered = False
         response: aiohttp.ClientResponse | None = None
         scope = asyncio.timeout(watchdog)
         try:
@@ -305,6 +312,7 @@ class Informer:
                     if error.gone:
                         raise _Gone()
                     raise error
+                answered = True
                 self._touch()
                 while True:
                     line = await response.content.readline()
@@ -316,7 +324,8 @@ class Informer:
                     self._handle_line(line)
         except TimeoutError:
             if scope.expired():
-                raise _Restart(self._restart_reason or "watchdog") from None
+                reason = self._restart_reason or "watchdog"
+                raise _Restart(reason, answered=answered) from None
             raise
         finally:
             self._timeout_scope = None
