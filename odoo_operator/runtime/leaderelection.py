@@ -4,7 +4,8 @@ Guarantees:
 - `acquire()` returns only once this process holds the lease. A lease held by someone
   else is taken only after its holder has not renewed it for `lease_duration`, measured
   on our own clock from when we last saw the record change (so clock skew between
-  replicas does not matter); a released lease (no holder) is taken at once;
+  replicas does not matter), and is tried again right at that moment (not just every
+  `retry_period`); a released lease (no holder) is taken at once;
 - while leading, the lease is renewed every `retry_period`; if no renewal succeeds for
   `renew_deadline`, leadership is lost: `lost` is set and the holder must stop acting;
 - writes use the lease's resourceVersion, so two candidates can never both succeed;
@@ -64,6 +65,7 @@ class LeaderElector:
         self._clock = clock
         self._observed_spec: dict[str, Any] | None = None
         self._observed_at = 0.0
+        self._observed_duration = config.lease_duration
         self._lease: dict[str, Any] | None = None
         self.is_leader = False
         self.lost = asyncio.Event()
@@ -91,7 +93,9 @@ class LeaderElector:
                 self._log.warning(
                     "could not read or write the lease", error=str(error) or repr(error)
                 )
-            await asyncio.sleep(self._sleep_period())
+            # Poll at the retry period, but try again right when the holder's lease expires.
+            expires_in = self._observed_at + self._observed_duration - self._clock()
+            await asyncio.sleep(min(self._sleep_period(), max(expires_in + 0.05, 0.05)))
 
     async def keep_renewing(self) -> None:
         """Renew until cancelled or until no renewal succeeds for `renew_deadline`."""
@@ -160,6 +164,7 @@ class LeaderElector:
             self._observe(spec)
         holder = spec.get("holderIdentity") or ""
         duration = float(spec.get("leaseDurationSeconds") or config.lease_duration)
+        self._observed_duration = duration
         held_by_other = holder not in ("", config.identity)
         if held_by_other and self._observed_at + duration > self._clock():
             return False

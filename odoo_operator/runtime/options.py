@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from odoo_operator.runtime.server import BindAddress, parse_bind_address
 
@@ -71,19 +79,18 @@ class ManagerOptions(BaseModel):
 
     @field_validator("metrics_bind_address", "health_probe_bind_address")
     @classmethod
-    def _bind_address(cls, value: str, info: object) -> str:
-        name = getattr(info, "field_name", "bind_address")
-        parse_bind_address(value, flag(name))
+    def _bind_address(cls, value: str, info: ValidationInfo) -> str:
+        parse_bind_address(value, flag(info.field_name or "bind_address"))
         return value
 
     @field_validator("operator_namespace", "watch_namespace", "lease_namespace")
     @classmethod
-    def _namespace(cls, value: str | None, info: object) -> str | None:
+    def _namespace(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value in (None, ""):
             return None
-        name = getattr(info, "field_name", "namespace")
         if not _DNS_LABEL.match(str(value)):
-            raise ValueError(f"{flag(name)} {value!r}: not a valid namespace name (DNS label)")
+            name = flag(info.field_name or "namespace")
+            raise ValueError(f"{name} {value!r}: not a valid namespace name (DNS label)")
         return value
 
     @field_validator("log_level")

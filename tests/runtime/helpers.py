@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from odoo_operator.runtime.objects import KubeObject
 
 
 async def eventually(
-    condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+    condition: Callable[[], bool], within: float = 30.0, what: str = "condition"
 ) -> float:
-    """Poll until `condition()` holds; return the seconds it took. Fails after `timeout`."""
+    """Poll until `condition()` holds; return the seconds it took. Fails after `within` s."""
     started = time.monotonic()
     while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what} not reached within {timeout:.0f}s")
+        if time.monotonic() - started > within:
+            raise AssertionError(f"{what} not reached within {within:.0f}s")
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+async def eventually_equal(
+    probe: Callable[[], Awaitable[object]], expected: object, within: float = 30.0
+) -> None:
+    """Await `probe()` until it returns `expected`. Fails after `within` seconds."""
+    started = time.monotonic()
+    while (value := await probe()) != expected:
+        if time.monotonic() - started > within:
+            raise AssertionError(f"expected {expected!r}, got {value!r} after {within:.0f}s")
+        await asyncio.sleep(0.1)
 
 
 class RecordingHandler:

@@ -128,10 +128,8 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
         elsewhere = await kube.create(
             CONFIG_MAPS, config_map("default", f"moves-the-store-{namespace}")
         )
-        await eventually(lambda: informer.bookmarks >= 1, timeout=30, what="a bookmark")
-        assert int(informer.resource_version or 0) >= int(
-            elsewhere["metadata"]["resourceVersion"]
-        )
+        await eventually(lambda: informer.bookmarks >= 1, within=30, what="a bookmark")
+        assert int(informer.resource_version or 0) >= int(elsewhere["metadata"]["resourceVersion"])
         await eventually(
             lambda: informer.watch_restarts.get("closed", 0) >= 1, what="stream end + reopen"
         )

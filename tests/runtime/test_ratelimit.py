@@ -95,7 +95,7 @@ def test_rate_limited_adds_wait_and_forget_resets() -> None:
 def test_reconnect_backoff_bounds_and_reset(gaps: list[float], seed: int) -> None:
     """n-th consecutive delay in [b, min(2b, 30)], b = min(0.8 * 2^(n-1), 30); 2 min resets."""
     clock = FakeClock()
-    backoff = Backoff(0.8, 30.0, reset_after=120.0, clock=clock, rng=random.Random(seed))
+    backoff = Backoff(0.8, 30.0, reset_after=120.0, clock=clock, rng=random.Random(seed))  # noqa: S311
     streak = 0
     last_failure: float | None = None
     for gap in gaps:
