@@ -91,7 +91,7 @@ async def assert_caught_up(informer: Informer, client: KubeClient, namespace: st
     expected = await server_state(client, namespace)
     await eventually(
         lambda: cache_state(informer, namespace) == expected,
-        timeout=60,
+        within=60,
         what="cache equal to the server's list",
     )
 
@@ -161,7 +161,7 @@ async def test_watchdog_reopens_a_stream_that_went_silent(
             await seed(direct, plane_namespace, "during-stall")
             waited = await eventually(
                 lambda: informer.lister.get("during-stall", plane_namespace) is not None,
-                timeout=60,
+                within=60,
                 what="the change made during the stall",
             )
             assert informer.watch_restarts.get("watchdog", 0) >= 1, informer.watch_restarts
