@@ -116,7 +116,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "rest_client_requests_total",
         "counter",
         ("code", "method"),
-        "Requests sent to the API server, by HTTP status (<error> without one) and method.",
+        "Requests sent to the API server, by HTTP status (`<error>` without one) and method.",
     ),
     MetricSpec(
         "informer_lists_total",
@@ -128,7 +128,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "informer_watch_restarts_total",
         "counter",
         ("resource", "namespace", "reason"),
-        "Watch streams ended and reopened, by reason (closed, gone, watchdog, error).",
+        "Watch streams ended and reopened, by reason (closed, gone, watchdog, forced, error).",
     ),
     MetricSpec(
         "informer_last_activity_timestamp_seconds",

@@ -29,6 +29,20 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+# The fields that are `odoo-operator run` flags (the others are tuning knobs).
+RUN_FLAGS = (
+    "kubeconfig",
+    "max_concurrent_reconciles",
+    "leader_elect",
+    "metrics_bind_address",
+    "health_probe_bind_address",
+    "operator_namespace",
+    "watch_namespace",
+    "log_format",
+    "log_level",
+)
+
+
 def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
@@ -44,7 +58,9 @@ class ManagerOptions(BaseModel):
     max_concurrent_reconciles: int = Field(1, ge=1, description="workers per controller")
     leader_elect: bool = Field(True, description="run controllers only while holding the Lease")
     metrics_bind_address: str = Field(":8080", description="`/metrics`; `0` disables")
-    health_probe_bind_address: str = Field(":8081", description="`/healthz`, `/readyz`; `0` off")
+    health_probe_bind_address: str = Field(
+        ":8081", description="`/healthz`, `/readyz`; `0` disables"
+    )
     operator_namespace: str | None = Field(
         None, description="namespace the operator runs in (default Lease namespace)"
     )
@@ -57,7 +73,9 @@ class ManagerOptions(BaseModel):
         description="Lease namespace; default: operator namespace, else the pod's own",
     )
     lease_duration: float = Field(15.0, gt=0, description="seconds a Lease is valid unrenewed")
-    renew_deadline: float = Field(10.0, gt=0, description="leader gives up if not renewed by")
+    renew_deadline: float = Field(
+        10.0, gt=0, description="a leader not renewed for this long steps down (seconds)"
+    )
     retry_period: float = Field(2.0, gt=0, description="seconds between Lease attempts")
     identity: str | None = Field(None, description="Lease holder id; default HOSTNAME_<uuid>")
     watchdog_timeout: float = Field(
