@@ -1,7 +1,8 @@
 """The toy operator as real processes: leader election between two, and SIGTERM.
 
 These need real processes because the point is what happens when one is killed
-(SIGKILL: no release, the lease must expire) or signalled (SIGTERM: graceful stop).
+(SIGKILL: no release, the lease must expire), loses its lease (it must exit), or is
+signalled (SIGTERM: in-flight work finishes, the lease is released, exit 0).
 """
 
 from __future__ import annotations
@@ -161,11 +162,18 @@ async def test_two_managers_one_leader_and_takeover_after_a_kill(
     await create_source(kube, namespace, "d")
     await eventually_equal(partial(mirrored_by, kube, namespace, "d"), "second")
 
-    second.process.send_signal(signal.SIGTERM)
-    assert second.process.wait(timeout=60) == 0
-    lease = await kube.get(LEASES, "odoo-operator-leader", namespace)
-    assert lease["spec"]["holderIdentity"] == ""  # released on a clean stop
     print(f"\nleader takeover after SIGKILL: {takeover:.1f}s")
+
+    # Another replica takes the lease from under the leader: it must exit, non-zero.
+    lease = await kube.get(LEASES, "odoo-operator-leader", namespace)
+    lease["spec"]["holderIdentity"] = "another-replica"
+    await kube.replace(LEASES, lease)
+    code = await asyncio.to_thread(second.process.wait, 60)
+    assert code == 1
+    assert any(
+        line.get("event") == "operator stopped" and "lost the leader Lease" in str(line["error"])
+        for line in second.log_lines()
+    )
 
 
 async def test_sigterm_lets_a_slow_reconcile_finish_then_exits_0(
@@ -176,7 +184,6 @@ async def test_sigterm_lets_a_slow_reconcile_finish_then_exits_0(
         namespace,
         "slow",
         tmp_path / "slow.log",
-        "--no-leader-elect",
         "--reconcile-delay",
         "4",
     )
@@ -191,3 +198,5 @@ async def test_sigterm_lets_a_slow_reconcile_finish_then_exits_0(
     assert events.index("slow reconcile finished") < events.index("manager stopped")
     assert events.index("signal received; stopping") < events.index("slow reconcile finished")
     assert await mirrored_by(kube, namespace, "s") == "slow"  # the reconcile completed
+    lease = await kube.get(LEASES, "odoo-operator-leader", namespace)
+    assert lease["spec"]["holderIdentity"] == ""  # released on a clean stop
