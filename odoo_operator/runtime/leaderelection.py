@@ -66,7 +66,6 @@ class LeaderElector:
         self._observed_spec: dict[str, Any] | None = None
         self._observed_at = 0.0
         self._observed_duration = config.lease_duration
-        self._lease: dict[str, Any] | None = None
         self.is_leader = False
         self.lost = asyncio.Event()
         self._log = _log.bind(lease=f"{config.namespace}/{config.name}", identity=config.identity)
@@ -119,23 +118,35 @@ class LeaderElector:
 
     async def release(self) -> None:
         """Give the lease up (clean shutdown) so another replica takes over at once."""
-        if not self.is_leader or self._lease is None:
+        if not self.is_leader:
             return
-        lease = dict(self._lease)
-        now = micro_time()
-        lease["spec"] = {
-            **lease["spec"],
-            "holderIdentity": "",
-            "leaseDurationSeconds": 1,
-            "acquireTime": now,
-            "renewTime": now,
-        }
-        try:
-            await self.client.replace(LEASES, lease)
-            self._log.info("leader lease released")
-        except Exception as error:
-            self._log.warning("could not release the lease", error=str(error) or repr(error))
         self._set_status(False)
+        config = self.config
+        for _ in range(3):  # a renewal cut short may have moved the resourceVersion: re-read
+            try:
+                lease = dict(await self.client.get(LEASES, config.name, config.namespace))
+                if (lease.get("spec") or {}).get("holderIdentity") != config.identity:
+                    return  # not ours any more: nothing to release
+                now = micro_time()
+                lease["spec"] = {
+                    **lease["spec"],
+                    "holderIdentity": "",
+                    "leaseDurationSeconds": 1,
+                    "acquireTime": now,
+                    "renewTime": now,
+                }
+                await self.client.replace(LEASES, lease)
+            except ApiError as error:
+                if error.conflict:
+                    continue
+                self._log.warning("could not release the lease", error=str(error))
+                return
+            except Exception as error:
+                self._log.warning("could not release the lease", error=str(error) or repr(error))
+                return
+            self._log.info("leader lease released")
+            return
+        self._log.warning("could not release the lease: it kept changing")
 
     async def _try_acquire_or_renew(self) -> bool:
         config = self.config
@@ -152,12 +163,12 @@ class LeaderElector:
                 "spec": self._spec(now_text, now_text, transitions=0),
             }
             try:
-                self._lease = await self.client.create(LEASES, body)
+                created = await self.client.create(LEASES, body)
             except ApiError as create_error:
                 if create_error.conflict:  # someone else created it first
                     return False
                 raise
-            self._observe(self._lease["spec"])
+            self._observe(created["spec"])
             return True
         spec = dict(lease.get("spec") or {})
         if spec != self._observed_spec:
@@ -176,12 +187,12 @@ class LeaderElector:
             transitions += 1
         updated = {**lease, "spec": self._spec(acquire_time, now_text, transitions)}
         try:
-            self._lease = await self.client.replace(LEASES, updated)
+            renewed = await self.client.replace(LEASES, updated)
         except ApiError as error:
             if error.conflict:
                 return False
             raise
-        self._observe(self._lease["spec"])
+        self._observe(renewed["spec"])
         return True
 
     def _spec(self, acquire_time: str, renew_time: str, transitions: int) -> dict[str, Any]:

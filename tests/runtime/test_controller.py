@@ -244,10 +244,17 @@ async def test_owns_and_watches_map_events_to_the_right_keys(
         await kube.create(CONFIG_MAPS, config_map(namespace, "src", {"toy": "source"}, k="v"))
         lister = toy_manager.lister(CONFIG_MAPS)
         await eventually(lambda: lister.get("src-mirror", namespace) is not None, what="mirror")
-        # owns: deleting the child reconciles its owner, which writes it again.
+        # owns: deleting the child reconciles its owner, which writes it again (a new
+        # object: another uid; it can come back faster than a poll sees it gone).
+        first = lister.get("src-mirror", namespace)
+        assert first is not None
         await kube.delete(CONFIG_MAPS, "src-mirror", namespace)
-        await eventually(lambda: lister.get("src-mirror", namespace) is None, what="deleted")
-        await eventually(lambda: lister.get("src-mirror", namespace) is not None, what="rewritten")
+
+        def rewritten() -> bool:
+            mirror = lister.get("src-mirror", namespace)
+            return mirror is not None and mirror["metadata"]["uid"] != first["metadata"]["uid"]
+
+        await eventually(rewritten, what="mirror written again")
         # watches: a custom mapper picks the key.
         await kube.create(CONFIG_MAPS, config_map(namespace, "pointer", target="somewhere"))
         await eventually(lambda: ObjectKey(namespace, "somewhere") in reconciled, what="mapped")
