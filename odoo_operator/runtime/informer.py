@@ -8,8 +8,9 @@ Guarantees (client-go's reflector, made explicit):
   delivers objects that vanished meanwhile as deletes and changed ones as updates;
 - any other failure (connection refused or cut, 5xx, timeouts) retries after `Backoff`
   (0.8 s doubling to 30 s, jittered, reset after 2 min without failures), forever;
-- an inactivity watchdog: a stream (or a watch request) silent for `watchdog_timeout`
-  (70 s) is closed and reopened, so a stalled connection can never freeze the cache;
+- an inactivity watchdog: a stream silent for `watchdog_timeout` (70 s) is closed and
+  reopened at once from the last version; a watch request that got no answer at all in
+  that time is retried after the backoff. A stalled connection can never freeze the cache;
 - `managedFields` are stripped and objects frozen before they are cached or handed out;
 - a handler that raises is logged and the informer carries on;
 - handlers run in event order, one event at a time; handlers added after the first sync
