@@ -1,48 +1,33 @@
 """The operator process behind `odoo-operator run`, given its checked settings.
 
-For now `serve` does the one thing that needs no controller runtime: it loads the client
-configuration (`--kubeconfig`/KUBECONFIG, else in-cluster, else ~/.kube/config) and checks
-that the API server answers `/version`. It returns 0 when it does, 1 (with one clear log
-line) when it does not. The manager (controllers, webhook, metrics, leader election)
-starts here once `odoo_operator.runtime` exists.
+It maps the settings onto the runtime's `ManagerOptions` and runs the manager until
+SIGTERM/SIGINT: metrics and health servers, informers, leader election. No controllers
+are registered yet; the OdooInstance and job reconcilers plug in through `_set_up`.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 
-import aiohttp
 import structlog
-from kubernetes_asyncio.client import ApiClient, Configuration, VersionApi
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.config import ConfigException, load_incluster_config, new_client_from_config
 
 from odoo_operator.config import OperatorSettings
-
-REQUEST_TIMEOUT = 15
+from odoo_operator.runtime.manager import Manager, run_manager
+from odoo_operator.runtime.options import RUN_FLAGS, ManagerOptions
 
 log = structlog.get_logger("odoo_operator.app")
 
 
-async def api_client(settings: OperatorSettings) -> ApiClient:
-    """A client for `--kubeconfig` (or KUBECONFIG), else in-cluster, else ~/.kube/config."""
-    if settings.kubeconfig:
-        return await new_client_from_config(config_file=settings.kubeconfig, persist_config=False)
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        configuration = Configuration()
-        load_incluster_config(client_configuration=configuration)
-        return ApiClient(configuration=configuration)
-    return await new_client_from_config(persist_config=False)
+def manager_options(settings: OperatorSettings) -> ManagerOptions:
+    """The runtime's share of the flags (`RUN_FLAGS`), same names and values."""
+    flags = dataclasses.asdict(settings)
+    return ManagerOptions(**{name: flags[name] for name in RUN_FLAGS})
 
 
 async def serve(settings: OperatorSettings) -> int:
-    """The operator process; returns its exit code (for now: 0 once the API server answered)."""
-    log.info("starting", **settings.as_dict())
-    try:
-        async with await api_client(settings) as client:
-            version = await VersionApi(client).get_code(_request_timeout=REQUEST_TIMEOUT)
-    except (ConfigException, ApiException, aiohttp.ClientError, OSError, TimeoutError) as error:
-        log.error("cannot reach the Kubernetes API server", error=str(error) or repr(error))
-        return 1
-    log.info("the Kubernetes API server answered", server_version=version.git_version)
-    return 0
+    """Run the operator; returns the process exit code (0 after a clean stop)."""
+
+    def _set_up(manager: Manager) -> None:
+        log.info("starting", **settings.as_dict())
+
+    return await run_manager(manager_options(settings), _set_up)

@@ -18,22 +18,21 @@ import json
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 from pydantic import TypeAdapter, ValidationError
 
 from odoo_operator.api.base import QUANTITY_PATTERN
 from odoo_operator.api.kubernetes_types import Affinity, ResourceRequirements, Tolerations
+from odoo_operator.runtime.logs import LOG_LEVELS, LogFormat
+from odoo_operator.runtime.server import parse_bind_address
 
 # click >= 8.2 types ParamType by its output; older clicks cannot subscript it at run time.
 if TYPE_CHECKING:
     ParamType = click.ParamType[Any]
 else:
     ParamType = click.ParamType
-
-LogFormat = Literal["text", "json"]
-LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -59,7 +58,7 @@ class OperatorSettings:
     webhook_port: int
     webhook_cert_dir: str
     log_format: LogFormat
-    log_level: LogLevel
+    log_level: str
     kubeconfig: str | None
     operator_image: str | None
 
@@ -124,13 +123,11 @@ class BindAddress(ParamType):
     name = "[HOST]:PORT"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if text == "0":
-            return text
-        host, colon, port = text.rpartition(":")
-        if not colon or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
-            self.fail(f"{text!r} is not [host]:port (e.g. :8080) or 0", param, ctx)
-        return text
+        try:
+            parse_bind_address(str(value), param.opts[0] if param else "address")
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        return str(value)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -233,13 +230,13 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         default="/tmp/k8s-webhook-server/serving-certs",  # noqa: S108 - controller-runtime's default
     ),
     _flag(
-        "--log-format", "Log output format.", default="text", type=click.Choice(["text", "json"])
+        "--log-format", "Log output format.", default="text", type=click.Choice(get_args(LogFormat))
     ),
     _flag(
         "--log-level",
         "Least severe level logged: debug, info, warning or error.",
         default="info",
-        type=click.Choice(["debug", "info", "warning", "error"]),
+        type=click.Choice(LOG_LEVELS),
     ),
     _flag(
         "--kubeconfig",

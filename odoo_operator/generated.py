@@ -13,6 +13,7 @@ from pathlib import Path
 from odoo_operator import reference
 from odoo_operator.api import crd, kubernetes_definitions
 from odoo_operator.controllers.instance import diagram
+from odoo_operator.runtime import reference as runtime_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART_CRDS = "deploy/odoo-operator/crds"
@@ -28,6 +29,8 @@ def generators() -> dict[str, Callable[[], str]]:
         f"odoo_operator/api/{kubernetes_definitions.FILE_NAME}": _definitions,
         "docs/reference.md": reference.render,
         "docs/state-machine.md": diagram.render_markdown,
+        # hand-written, with generated tables between markers:
+        "docs/runtime.md": lambda: runtime_reference.render((ROOT / "docs/runtime.md").read_text()),
     }
     for name, text in crd.rendered_files().items():
         files[f"{CHART_CRDS}/{name}"] = lambda text=text: text  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""`odoo-operator run`: check every flag, set up logging, then run the operator."""
+"""`odoo-operator run`: check every flag, then run the operator until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import click
 
 from odoo_operator import app
 from odoo_operator.config import operator_options, settings_from_flags
-from odoo_operator.logs import configure
 
 
 @click.command()
@@ -22,5 +21,4 @@ def run(**flags: Any) -> None:
     option on the command line wins. Bad values stop the command before it starts.
     """
     settings = settings_from_flags(flags)
-    configure(settings.log_format, settings.log_level)
     sys.exit(asyncio.run(app.serve(settings)))

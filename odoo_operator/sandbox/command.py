@@ -19,18 +19,15 @@ READY_LINE = "sandbox ready"
 
 
 async def _serve(sandbox: Sandbox) -> None:
+    """Seed the cluster, say `sandbox ready`, wait for SIGINT/SIGTERM."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    try:
-        await asyncio.to_thread(sandbox.start_processes)
-        await sandbox.seed()
-        click.echo(READY_LINE)
-        sys.stdout.flush()
-        await stopping.wait()
-    finally:
-        sandbox.stop()
+    await sandbox.seed()
+    click.echo(READY_LINE)
+    sys.stdout.flush()
+    await stopping.wait()
 
 
 @click.command()
@@ -87,6 +84,12 @@ def sandbox(
             without=frozenset(without),
             build_assets=build_assets,
         )
-        asyncio.run(_serve(runner))
+        try:
+            # From the main thread: each child's parent-death signal is tied to the thread
+            # that started it, and this one lives as long as the process.
+            runner.start_processes()
+            asyncio.run(_serve(runner))
+        finally:
+            runner.stop()
     except (AssetsMissing, BuildError, ProcessError) as error:
         raise click.ClickException(str(error)) from error

@@ -26,3 +26,10 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port on {LOOPBACK} in {PORT_RANGE}")
+
+
+def port_open(port: int, host: str = LOOPBACK) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0

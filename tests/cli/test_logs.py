@@ -8,7 +8,8 @@ import logging
 import pytest
 import structlog
 
-from odoo_operator.logs import REDACTED, configure
+from odoo_operator.runtime.logs import REDACTED
+from odoo_operator.runtime.logs import configure_logging as configure
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,12 @@
-"""Logging set-up: structlog for our code, the same output for the libraries' stdlib logging.
+"""Process-wide logging: structlog and the libraries' stdlib logging, one format, stderr.
 
 Guarantees:
-- one line per event on stderr, either `text` (key=value, for people) or `json` (one object
-  per line with `timestamp` (UTC, ISO 8601), `level`, `logger`, `event` and the event's keys,
-  for log collectors); stdlib records from libraries (aiohttp, kubernetes_asyncio) come out
-  in the same format;
+- one line per event, either `text` (key=value, for people) or `json` (one object per
+  line with `timestamp` (UTC, ISO 8601), `level`, `logger`, `event` and the event's keys,
+  for log collectors); inside a reconcile the lines also carry `controller`,
+  `namespace`, `name` and `reconcileID` from structlog's context;
+- stdlib records from libraries (aiohttp, kubernetes_asyncio) come out in the same
+  format, at WARNING and above unless the level is debug (aiohttp logs every request);
 - events below the chosen level are dropped;
 - values of keys that name a secret (`password`, `token`, `secret_key`, `access_key`, ...)
   are replaced by `[redacted]` before rendering, as a last line of defence: code must still
@@ -17,11 +19,13 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import Processor
 
+LogFormat = Literal["text", "json"]
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(password|passwd|token|secret_?key|access_?key)$", re.IGNORECASE)
 
@@ -35,8 +39,14 @@ def redact_secrets(
     return event_dict
 
 
-def configure(log_format: str, level: str) -> None:
-    """Route structlog and stdlib logging to stderr in `log_format` (text|json) at `level`."""
+def configure_logging(
+    log_format: LogFormat = "text", level: str = "info", stream: TextIO | None = None
+) -> None:
+    """Route structlog and stdlib logging to `stream` (stderr) in `log_format` at `level`."""
+    if level not in LOG_LEVELS:
+        raise ValueError(f"--log-level {level!r}: expected one of {', '.join(LOG_LEVELS)}")
+    stream = stream or sys.stderr
+    numeric = getattr(logging, level.upper())
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -49,7 +59,7 @@ def configure(log_format: str, level: str) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.dict_tracebacks)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -60,7 +70,7 @@ def configure(log_format: str, level: str) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -69,4 +79,6 @@ def configure(log_format: str, level: str) -> None:
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(numeric)
+    for noisy in ("aiohttp", "kubernetes_asyncio", "asyncio"):
+        logging.getLogger(noisy).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)

@@ -1,0 +1,140 @@
+"""Server-side apply that sends nothing when the cached object already matches.
+
+`Applier.apply(resource, desired, current)` sends `desired` as an apply patch
+(`application/apply-patch+yaml`, field manager `odoo-operator`, `force=true`; 200 and 201
+both return the object) unless it can tell, from `current` (the cached object), that the
+apply would change nothing. It skips only when both hold:
+- every field of `desired` is in `current` with the same value (maps: key by key; lists:
+  same length, item by item; an empty map, list or null matches an absent field);
+- `current` carries the annotation `bemade.org/applied-hash` equal to the hash of
+  `desired`, which the applier adds to every body it sends. That proves the previous
+  apply was exactly this body, so no field it set was dropped since (a dropped field
+  is removed by a real apply, which a containment check alone would never send).
+A converged system therefore sends no writes; a changed spec, a field someone else
+changed, or a field we stopped setting sends exactly one apply.
+
+Values the server rewrites (quantities such as `1000m` -> `1`) never compare equal:
+write them in the server's canonical form, or every reconcile writes.
+
+`apply_status` applies to the `status` subresource and skips when the cached status is
+equal to the desired one (same rules, both ways): we own the whole status of our kinds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from odoo_operator.runtime.client import FIELD_MANAGER, KubeClient
+from odoo_operator.runtime.objects import KubeObject, freeze, strip_managed_fields, thaw
+from odoo_operator.runtime.resources import Resource
+
+APPLIED_HASH_ANNOTATION = "bemade.org/applied-hash"
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, Mapping | list | tuple) and len(value) == 0)
+
+
+def contains(current: Any, desired: Any) -> bool:
+    """True when every field of `desired` is in `current` with the same value."""
+    if _empty(desired):
+        return _empty(current) or (isinstance(current, Mapping) and isinstance(desired, Mapping))
+    if isinstance(desired, Mapping):
+        return isinstance(current, Mapping) and all(
+            contains(current[key], value) if key in current else _empty(value)
+            for key, value in desired.items()
+        )
+    if isinstance(desired, list | tuple):
+        return (
+            isinstance(current, list | tuple)
+            and len(current) == len(desired)
+            and all(contains(have, want) for have, want in zip(current, desired, strict=True))
+        )
+    if isinstance(desired, bool) or isinstance(current, bool):
+        return type(desired) is type(current) and desired == current
+    return bool(desired == current)
+
+
+def apply_hash(body: Mapping[str, Any]) -> str:
+    """A short, stable digest of a body (without the hash annotation itself)."""
+    plain = thaw(body)
+    annotations = plain.get("metadata", {}).get("annotations") or {}
+    annotations.pop(APPLIED_HASH_ANNOTATION, None)
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_identity(resource: Resource, body: Mapping[str, Any]) -> None:
+    if body.get("apiVersion") != resource.api_version or body.get("kind") != resource.kind:
+        raise ValueError(
+            f"apply: body apiVersion/kind {body.get('apiVersion')}/{body.get('kind')} "
+            f"do not match {resource.api_version}/{resource.kind}"
+        )
+    metadata = body.get("metadata") or {}
+    if not metadata.get("name"):
+        raise ValueError(f"apply {resource.kind}: metadata.name is required")
+    if resource.namespaced and not metadata.get("namespace"):
+        raise ValueError(
+            f"apply {resource.kind} {metadata['name']}: metadata.namespace is required"
+        )
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The object after the apply (the cached one when skipped) and whether we wrote."""
+
+    object: KubeObject
+    written: bool
+
+
+class Applier:
+    def __init__(self, client: KubeClient, field_manager: str = FIELD_MANAGER) -> None:
+        self.client = client
+        self.field_manager = field_manager
+        self.sent = 0
+        self.skipped = 0
+
+    def body(self, resource: Resource, desired: Mapping[str, Any]) -> dict[str, Any]:
+        """`desired` as it will be sent: checked, with the hash annotation added."""
+        _check_identity(resource, desired)
+        if "status" in desired:
+            raise ValueError(
+                f"apply {resource.kind}: the body has a status; use apply_status() for it"
+            )
+        body: dict[str, Any] = thaw(desired)
+        annotations = body["metadata"].setdefault("annotations", {})
+        annotations[APPLIED_HASH_ANNOTATION] = apply_hash(body)
+        return body
+
+    async def apply(
+        self, resource: Resource, desired: Mapping[str, Any], current: KubeObject | None
+    ) -> Applied:
+        body = self.body(resource, desired)
+        if current is not None and contains(current, body):
+            self.skipped += 1
+            return Applied(current, written=False)
+        result = await self.client.apply(resource, body, field_manager=self.field_manager)
+        self.sent += 1
+        return Applied(freeze(strip_managed_fields(result)), written=True)
+
+    async def apply_status(
+        self, resource: Resource, desired: Mapping[str, Any], current: KubeObject | None
+    ) -> Applied:
+        _check_identity(resource, desired)
+        if "status" not in desired:
+            raise ValueError(f"apply_status {resource.kind}: the body has no status")
+        if current is not None:
+            have, want = current.get("status"), desired["status"]
+            if contains(have, want) and contains(want, have):
+                self.skipped += 1
+                return Applied(current, written=False)
+        body: dict[str, Any] = thaw(desired)
+        result = await self.client.apply(
+            resource, body, field_manager=self.field_manager, subresource="status"
+        )
+        self.sent += 1
+        return Applied(freeze(strip_managed_fields(result)), written=True)

@@ -1,0 +1,121 @@
+"""Kubernetes objects as plain data: keys, read-only copies, owner references, MicroTime.
+
+The runtime keeps objects as the JSON the API server sent (dicts, not generated model
+classes: smaller and faster). Guarantees:
+- `freeze` returns a deep read-only copy (`FrozenDict` for maps, tuples for lists) that
+  still serialises with `json.dumps`; mutating it raises `TypeError`, so a reconciler
+  can never corrupt the shared cache by accident. `thaw` gives back a mutable deep copy.
+- `strip_managed_fields` drops `metadata.managedFields` (about half of an object's
+  size, never needed by a reconciler) before anything is cached.
+- `micro_time` always writes six fractional digits, which MicroTime fields require.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple, NoReturn
+
+KubeObject = Mapping[str, Any]
+
+
+class ObjectKey(NamedTuple):
+    """Namespace and name of an object; namespace is "" for cluster-scoped kinds."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def key_of(obj: KubeObject) -> ObjectKey:
+    metadata = obj["metadata"]
+    return ObjectKey(metadata.get("namespace") or "", metadata["name"])
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses every mutation (a read-only view of cached data)."""
+
+    __slots__ = ()
+
+    def _readonly(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("cached Kubernetes objects are read-only; use thaw() for a copy")
+
+    __setitem__ = _readonly
+    __delitem__ = _readonly
+    __ior__ = _readonly
+    clear = _readonly
+    pop = _readonly
+    popitem = _readonly
+    setdefault = _readonly
+    update = _readonly
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value: Any) -> Any:
+    """A deep read-only copy of JSON-like data."""
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict((key, freeze(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A deep mutable copy (dicts and lists) of JSON-like data, frozen or not."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(item) for item in value]
+    return value
+
+
+def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Remove `metadata.managedFields` in place and return the object."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return obj
+
+
+def resource_version(obj: KubeObject) -> str:
+    return str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+def owner_references(obj: KubeObject) -> Iterator[KubeObject]:
+    yield from obj.get("metadata", {}).get("ownerReferences") or ()
+
+
+def controller_owner(obj: KubeObject) -> KubeObject | None:
+    """The ownerReference with `controller: true`, if any (there is at most one)."""
+    for reference in owner_references(obj):
+        if reference.get("controller"):
+            return reference
+    return None
+
+
+def api_group(api_version: str) -> str:
+    """`apps/v1` -> `apps`; `v1` -> "" (the core group)."""
+    return api_version.rpartition("/")[0]
+
+
+def micro_time(moment: dt.datetime | None = None) -> str:
+    """RFC 3339 UTC with exactly six fractional digits (Kubernetes MicroTime)."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """Parse a Kubernetes Time or MicroTime (`...Z`, with or without fractions)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

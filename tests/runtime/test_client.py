@@ -1,0 +1,116 @@
+"""Client set-up: where the configuration comes from, timeouts, request metrics."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+from kubernetes_asyncio.client import CoreV1Api
+
+from odoo_operator.runtime.client import ApiError, ClientConfigError, connect
+from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.runtime.resources import CONFIG_MAPS, NAMESPACES
+from odoo_operator.sandbox.controlplane import ControlPlane
+from tests.runtime.tcpproxy import TcpProxy
+
+
+def count(metrics: RuntimeMetrics, code: str, method: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "rest_client_requests_total", {"code": code, "method": method}
+    )
+    return value or 0.0
+
+
+async def test_kubeconfig_flag_then_env_then_in_cluster(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    metrics = RuntimeMetrics(process_metrics=False)
+    no_env: dict[str, str] = {"HOME": str(tmp_path)}
+    # 1. the --kubeconfig path, even when KUBECONFIG points elsewhere
+    env = {**no_env, "KUBECONFIG": str(tmp_path / "missing")}
+    client = await connect(control_plane.kubeconfig, metrics, environ=env)
+    assert client.source is not None
+    assert client.source.kind == "kubeconfig"
+    await client.list(NAMESPACES)
+    await client.close()
+    # 2. KUBECONFIG
+    env = {**no_env, "KUBECONFIG": str(control_plane.kubeconfig)}
+    client = await connect(None, metrics, environ=env)
+    assert client.source is not None
+    assert client.source.detail == str(control_plane.kubeconfig)
+    await client.list(NAMESPACES)
+    await client.close()
+    # 3. in-cluster: service account files + KUBERNETES_SERVICE_HOST/PORT
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text(control_plane.token)
+    config = yaml.safe_load(control_plane.kubeconfig.read_text())
+    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+    (account / "ca.crt").write_bytes(ca)
+    env = {**no_env, "KUBERNETES_SERVICE_HOST": "127.0.0.1"}
+    env["KUBERNETES_SERVICE_PORT"] = str(control_plane.port)
+    client = await connect(None, metrics, environ=env, service_account_dir=account)
+    assert client.source is not None
+    assert client.source.kind == "in-cluster"
+    await client.list(NAMESPACES)
+    await client.close()
+    assert count(metrics, "200", "GET") == 3
+
+
+async def test_missing_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    metrics = RuntimeMetrics(process_metrics=False)
+    with pytest.raises(ClientConfigError, match=r"--kubeconfig .*no such file"):
+        await connect(tmp_path / "nope", metrics, environ={})
+    with pytest.raises(ClientConfigError, match="KUBECONFIG="):
+        await connect(None, metrics, environ={"KUBECONFIG": str(tmp_path / "nope")})
+    with pytest.raises(ClientConfigError, match="no Kubernetes configuration"):
+        await connect(None, metrics, environ={"HOME": str(tmp_path)})
+    account = tmp_path / "empty-account"
+    account.mkdir()
+    env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "1"}
+    with pytest.raises(ClientConfigError, match="in-cluster"):
+        await connect(None, metrics, environ=env, service_account_dir=account)
+
+
+async def test_every_request_is_counted_with_code_and_method(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    metrics = RuntimeMetrics(process_metrics=False)
+    client = await connect(control_plane.kubeconfig, metrics)
+    try:
+        await client.create(CONFIG_MAPS, {"metadata": {"name": "c", "namespace": namespace}})
+        with pytest.raises(ApiError) as error:
+            await client.get(CONFIG_MAPS, "absent", namespace)
+        assert error.value.not_found
+        assert "absent" in error.value.message
+        # The typed kubernetes_asyncio APIs on the same ApiClient are counted too.
+        await CoreV1Api(client.api_client).read_namespace(namespace)
+        await client.delete(CONFIG_MAPS, "c", namespace)
+    finally:
+        await client.close()
+    assert count(metrics, "201", "POST") == 1
+    assert count(metrics, "404", "GET") == 1
+    assert count(metrics, "200", "GET") == 1
+    assert count(metrics, "200", "DELETE") == 1
+    assert metrics.write_requests() == 2
+
+
+async def test_a_request_that_gets_no_answer_times_out(
+    runtime_plane: ControlPlane, proxy: TcpProxy, proxied_kubeconfig: Path
+) -> None:
+    metrics = RuntimeMetrics(process_metrics=False)
+    client = await connect(proxied_kubeconfig, metrics, request_timeout=1.5)
+    try:
+        await client.list(NAMESPACES)  # a pooled connection through the proxy
+        proxy.stall()
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, aiohttp.ClientError)):
+            await client.list(NAMESPACES)
+        assert time.monotonic() - started < 10
+    finally:
+        await client.close()
+    assert count(metrics, "<error>", "GET") == 1

@@ -1,0 +1,325 @@
+"""Controllers: outcomes, concurrency, log context, owns/watches, and no writes at rest."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+
+import pytest
+import structlog
+
+from odoo_operator.runtime import (
+    DONE,
+    Manager,
+    ManagerOptions,
+    ObjectKey,
+    Result,
+    TerminalError,
+)
+from odoo_operator.runtime.client import KubeClient
+from odoo_operator.runtime.controller import Controller
+from odoo_operator.runtime.informers import SharedInformers
+from odoo_operator.runtime.logs import configure_logging
+from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.runtime.objects import KubeObject
+from odoo_operator.runtime.resources import CONFIG_MAPS
+from odoo_operator.sandbox.controlplane import ControlPlane
+from tests.runtime import toy
+from tests.runtime.helpers import eventually
+
+
+def sample(metrics: RuntimeMetrics, metric: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(metric, labels)
+    return 0.0 if value is None else value
+
+
+class Scripted:
+    """A reconciler whose behaviour per key is given by name; it records every call."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.times: dict[str, list[float]] = {}
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        self.calls[key.name] += 1
+        self.times.setdefault(key.name, []).append(time.monotonic())
+        kind = key.name.split("-")[0]
+        if kind == "requeue" and self.calls[key.name] < 3:
+            return Result(requeue_after=0.2)
+        if kind == "fail" and self.calls[key.name] < 4:
+            raise RuntimeError("transient trouble")
+        if kind == "terminal":
+            raise TerminalError("bad input")
+        if kind == "crash":
+            raise KeyError("a bug in the reconciler")
+        return DONE
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[list[Controller]]:
+    """Controllers a test starts; stopped afterwards."""
+    controllers: list[Controller] = []
+    yield controllers
+    for controller in controllers:
+        await controller.stop(5)
+
+
+async def test_results_done_requeue_error_terminal(
+    kube: KubeClient, metrics: RuntimeMetrics, started: list[Controller]
+) -> None:
+    reconciler = Scripted()
+    controller = Controller("scripted", reconciler, SharedInformers(kube), metrics=metrics)
+    started.append(controller)
+    controller.start()
+    for name in ("done-1", "requeue-1", "fail-1", "terminal-1", "crash-1"):
+        controller.enqueue(ObjectKey("ns", name))
+    await eventually(lambda: reconciler.calls["requeue-1"] == 3, what="requeued twice")
+    await eventually(lambda: reconciler.calls["fail-1"] == 4, what="retried until success")
+    await asyncio.sleep(0.5)  # time for any wrong extra retry to show
+    assert reconciler.calls["done-1"] == 1
+    assert reconciler.calls["terminal-1"] == 1  # terminal: never retried
+    assert reconciler.calls["requeue-1"] == 3
+    gaps = [
+        b - a
+        for a, b in zip(
+            reconciler.times["requeue-1"], reconciler.times["requeue-1"][1:], strict=False
+        )
+    ]
+    assert all(gap >= 0.19 for gap in gaps)
+    fail_gaps = [
+        b - a
+        for a, b in zip(reconciler.times["fail-1"], reconciler.times["fail-1"][1:], strict=False)
+    ]
+    assert fail_gaps[1] >= 0.009
+    assert fail_gaps[2] >= 0.019
+    # The crashing key keeps being retried with backoff, and the workers stay alive.
+    assert reconciler.calls["crash-1"] >= 2
+    assert controller.workers_alive()
+    assert (
+        sample(
+            metrics,
+            "controller_runtime_reconcile_total",
+            controller="scripted",
+            result="requeue_after",
+        )
+        == 2
+    )
+    assert (
+        sample(metrics, "controller_runtime_terminal_reconcile_errors_total", controller="scripted")
+        == 1
+    )
+    assert sample(metrics, "workqueue_retries_total", name="scripted") >= 3 + 1
+
+
+class Tracking:
+    """Records how many reconciles run at once, overall and per key."""
+
+    def __init__(self) -> None:
+        self.running: Counter[str] = Counter()
+        self.most_per_key = 0
+        self.most_overall = 0
+        self.calls: Counter[str] = Counter()
+        self.release = asyncio.Event()
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        self.running[key.name] += 1
+        self.calls[key.name] += 1
+        self.most_per_key = max(self.most_per_key, self.running[key.name])
+        self.most_overall = max(self.most_overall, sum(self.running.values()))
+        try:
+            await self.release.wait()
+            await asyncio.sleep(0.01)
+        finally:
+            self.running[key.name] -= 1
+        return DONE
+
+
+async def test_n_workers_and_never_one_key_twice_at_once(
+    kube: KubeClient, started: list[Controller]
+) -> None:
+    reconciler = Tracking()
+    controller = Controller("tracking", reconciler, SharedInformers(kube), workers=4)
+    started.append(controller)
+    controller.start()
+    for name in "abcdef":
+        controller.enqueue(ObjectKey("ns", name))
+    await eventually(lambda: sum(reconciler.running.values()) == 4, what="4 busy workers")
+    for _ in range(5):  # add the busy keys again while they are being reconciled
+        for name in "abcdef":
+            controller.enqueue(ObjectKey("ns", name))
+        await asyncio.sleep(0.01)
+    reconciler.release.set()
+    await eventually(controller.queue.idle, what="queue drained")
+    assert reconciler.most_overall == 4
+    assert reconciler.most_per_key == 1
+    # Each busy key ran once more after the adds made while it was busy, and only once.
+    assert all(reconciler.calls[name] == 2 for name in "abcd"), reconciler.calls
+
+
+async def test_every_reconcile_logs_with_its_context(
+    kube: KubeClient, started: list[Controller]
+) -> None:
+    class Chatty:
+        async def reconcile(self, key: ObjectKey) -> Result:
+            structlog.get_logger("test").info("inside the reconcile")
+            return DONE
+
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    try:
+        controller = Controller("chatty", Chatty(), SharedInformers(kube))
+        started.append(controller)
+        controller.start()
+        controller.enqueue(ObjectKey("ns-1", "one"))
+        controller.enqueue(ObjectKey("ns-2", "two"))
+        await eventually(lambda: stream.getvalue().count("inside the reconcile") == 2)
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    inside = [line for line in lines if line["event"] == "inside the reconcile"]
+    assert {(line["namespace"], line["name"]) for line in inside} == {
+        ("ns-1", "one"),
+        ("ns-2", "two"),
+    }
+    assert all(line["controller"] == "chatty" for line in inside)
+    assert len({line["reconcileID"] for line in inside}) == 2
+
+
+def config_map(
+    namespace: str, name: str, labels: dict[str, str] | None = None, **data: str
+) -> dict[str, object]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "data": data,
+    }
+
+
+@pytest.fixture
+async def toy_manager(control_plane: ControlPlane, namespace: str) -> AsyncIterator[Manager]:
+    options = ManagerOptions(
+        kubeconfig=control_plane.kubeconfig,
+        leader_elect=False,
+        metrics_bind_address="0",
+        health_probe_bind_address="0",
+        watch_namespace=namespace,
+        max_concurrent_reconciles=4,
+    )
+    async with Manager(options) as manager:
+        yield manager
+
+
+async def running(manager: Manager) -> asyncio.Task[None]:
+    task = asyncio.create_task(manager.run(handle_signals=False))
+    await eventually(lambda: manager.controllers[0].workers_alive() or task.done(), what="start")
+    return task
+
+
+async def stop(manager: Manager, task: asyncio.Task[None]) -> None:
+    manager.stop()
+    await asyncio.wait_for(task, 60)
+
+
+async def test_owns_and_watches_map_events_to_the_right_keys(
+    toy_manager: Manager, kube: KubeClient, namespace: str
+) -> None:
+    toy.set_up(toy_manager)
+    reconciled: list[ObjectKey] = []
+
+    class Watching:
+        async def reconcile(self, key: ObjectKey) -> Result:
+            reconciled.append(key)
+            return DONE
+
+    def target_of(obj: KubeObject) -> Iterable[ObjectKey]:
+        target = (obj.get("data") or {}).get("target")
+        return [ObjectKey(obj["metadata"]["namespace"], target)] if target else []
+
+    toy_manager.controller("watching", Watching()).watches(CONFIG_MAPS, target_of)
+    task = await running(toy_manager)
+    try:
+        await kube.create(CONFIG_MAPS, config_map(namespace, "src", {"toy": "source"}, k="v"))
+        lister = toy_manager.lister(CONFIG_MAPS)
+        await eventually(lambda: lister.get("src-mirror", namespace) is not None, what="mirror")
+        # owns: deleting the child reconciles its owner, which writes it again (a new
+        # object: another uid; it can come back faster than a poll sees it gone).
+        first = lister.get("src-mirror", namespace)
+        assert first is not None
+        await kube.delete(CONFIG_MAPS, "src-mirror", namespace)
+
+        def rewritten() -> bool:
+            mirror = lister.get("src-mirror", namespace)
+            return mirror is not None and mirror["metadata"]["uid"] != first["metadata"]["uid"]
+
+        await eventually(rewritten, what="mirror written again")
+        # watches: a custom mapper picks the key.
+        await kube.create(CONFIG_MAPS, config_map(namespace, "pointer", target="somewhere"))
+        await eventually(lambda: ObjectKey(namespace, "somewhere") in reconciled, what="mapped")
+    finally:
+        await stop(toy_manager, task)
+
+
+async def test_a_converged_controller_sends_no_writes_at_rest(
+    toy_manager: Manager, kube: KubeClient, namespace: str
+) -> None:
+    """100 sources converge; then 60 s of steady state with a forced resync: 0 writes.
+
+    Writes are counted from what the manager's client sent (POST/PUT/PATCH/DELETE in
+    `rest_client_requests_total`), and the mirrors' resourceVersions must not move.
+    Leader election is off here: a leader's Lease renewals are writes by design.
+    """
+    reconciler = toy.set_up(toy_manager)
+    controller = toy_manager.controllers[0]
+    task = await running(toy_manager)
+    try:
+        await asyncio.gather(
+            *(
+                kube.create(
+                    CONFIG_MAPS, config_map(namespace, f"s{n:03}", {"toy": "source"}, n=str(n))
+                )
+                for n in range(100)
+            )
+        )
+        lister = toy_manager.lister(CONFIG_MAPS)
+
+        def converged() -> bool:
+            mirrors = lister.list(namespace, labels={"toy": "mirror"})
+            return (
+                len(mirrors) == 100 and controller.queue.idle() and controller.queue.waiting() == 0
+            )
+
+        await eventually(converged, within=120, what="100 mirrors written")
+        await asyncio.sleep(1)  # the watch events of our own writes come back and settle
+        await eventually(converged, within=60, what="settled")
+        metrics = toy_manager.metrics
+        writes_before = metrics.write_requests()
+        reconciles_before = controller.reconciles
+        skipped_before = toy_manager.applier.skipped
+        server_before = await mirror_versions(kube, namespace)
+
+        steady_start = time.monotonic()
+        await asyncio.sleep(20)
+        for informer in toy_manager.informers.all():
+            informer.resync()  # every object delivered again: every source reconciled
+            informer.restart_watch()  # and a forced reconnect for good measure
+        await eventually(
+            lambda: controller.reconciles >= reconciles_before + 200, what="resync reconciled"
+        )
+        await asyncio.sleep(max(0.0, 60 - (time.monotonic() - steady_start)))
+        await eventually(converged, what="idle after the resync")
+
+        assert time.monotonic() - steady_start >= 60
+        assert toy_manager.applier.skipped >= skipped_before + 100
+        assert metrics.write_requests() == writes_before
+        assert await mirror_versions(kube, namespace) == server_before
+        assert reconciler.identity == toy_manager.identity
+    finally:
+        await stop(toy_manager, task)
+
+
+async def mirror_versions(kube: KubeClient, namespace: str) -> dict[str, str]:
+    listing = await kube.list(CONFIG_MAPS, namespace, label_selector="toy=mirror")
+    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listing["items"]}
