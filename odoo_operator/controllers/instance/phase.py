@@ -1,24 +1,12 @@
-"""Phases of an OdooInstance (SPEC §3) and which of them count as progressing."""
+"""Phases of an OdooInstance (SPEC §3, the API's `InstancePhase`) and which progress.
+
+The state table and the status writer use `Phase`; it is the API enum itself, so the
+phases the table moves between are exactly those the CRD accepts.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class Phase(StrEnum):
-    PROVISIONING = "Provisioning"
-    UNINITIALIZED = "Uninitialized"
-    INITIALIZING = "Initializing"
-    INIT_FAILED = "InitFailed"
-    STARTING = "Starting"
-    RUNNING = "Running"
-    DEGRADED = "Degraded"
-    STOPPED = "Stopped"
-    UPGRADING = "Upgrading"
-    RESTORING = "Restoring"
-    BACKING_UP = "BackingUp"
-    ERROR = "Error"
-
+from odoo_operator.api.instance import InstancePhase as Phase
 
 # `Progressing=True` in these phases; `Ready=True` only in Running.
 PROGRESSING = frozenset(
@@ -31,3 +19,5 @@ PROGRESSING = frozenset(
         Phase.BACKING_UP,
     }
 )
+
+__all__ = ["PROGRESSING", "Phase"]
