@@ -8,7 +8,7 @@
   (deleted namespaces stay Terminating on a bare apiserver, so never reuse one).
 
 Each server starts on first use only. At the end of the session every PID the fixtures
-started must be gone, or the session fails.
+started must be gone, or the session fails (an error, reported under xdist too).
 """
 
 from __future__ import annotations
@@ -32,16 +32,30 @@ from odoo_operator.sandbox.s3 import S3Server
 _started_pids: list[int] = []
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Find or build the envtest assets before any test runs, if any test needs them.
+def _prepare_assets(config: pytest.Config) -> None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        find_assets()
 
-    A first build takes minutes: it must not count against a test's timeout, and its
-    progress goes to the terminal. Unit-test-only runs skip this.
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, the controller finds or builds the assets before workers start.
+
+    Workers' output never reaches the terminal, and a first build takes minutes: it
+    must happen where its progress is seen, and outside any test's timeout.
+    """
+    distributed = getattr(config.option, "numprocesses", None)
+    if distributed and not hasattr(config, "workerinput"):
+        _prepare_assets(config)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Without xdist: find or build the assets before the first test, if a test needs them.
+
+    Unit-test-only runs skip this.
     """
     if any("envtest_assets" in getattr(item, "fixturenames", ()) for item in session.items):
-        capture = session.config.pluginmanager.get_plugin("capturemanager")
-        with capture.global_and_fixture_disabled():
-            find_assets()
+        _prepare_assets(session.config)
 
 
 @pytest.fixture(scope="session")
@@ -120,9 +134,10 @@ async def namespace(api_client: ApiClient) -> str:
     return name
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session if any server process we started outlived its fixture."""
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_session() -> Iterator[None]:
+    """Set up first, torn down last: fails (an error in the report, also under xdist) if
+    any server process a fixture started is still running after its fixture stopped it."""
+    yield
     alive = [pid for pid in _started_pids if pid_alive(pid)]
-    if alive:
-        print(f"\nprocesses started by the test fixtures are still running: {alive}")
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    assert alive == [], f"processes started by the test fixtures are still running: {alive}"

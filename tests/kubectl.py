@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +31,19 @@ def kubectl(
 def kubectl_json(kubeconfig: Path, *args: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(kubectl(kubeconfig, *args, "-o", "json").stdout)
     return data
+
+
+def kubectl_explain(kubeconfig: Path, field: str, timeout: float = 60) -> str:
+    """`kubectl explain FIELD`, waiting for the CRD's schema to be published.
+
+    The apiserver publishes a new CRD's OpenAPI schema a few seconds after the CRD is
+    Established; until then `explain` cannot find the kind.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = kubectl(kubeconfig, "explain", field, "--output=plaintext-openapiv2", check=False)
+        if result.returncode == 0:
+            return result.stdout
+        if "couldn't find resource" not in result.stderr or time.monotonic() > deadline:
+            raise AssertionError(f"kubectl explain {field} failed: {result.stderr}")
+        time.sleep(0.5)

@@ -16,7 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.api.crd import KINDS
-from tests.kubectl import kubectl, kubectl_json
+from tests.kubectl import kubectl, kubectl_explain, kubectl_json
 
 pytestmark = pytest.mark.usefixtures("installed_crds")
 
@@ -216,21 +216,11 @@ async def test_invalid_job_enum_is_rejected_naming_the_field(
 
 
 def test_kubectl_explain_prints_our_descriptions(installed_crds: Path) -> None:
-    explained = kubectl(
-        installed_crds,
-        "explain",
-        "odooinstance.spec.filestore",
-        "--output=plaintext-openapiv2",
-    ).stdout
+    explained = kubectl_explain(installed_crds, "odooinstance.spec.filestore")
     assert "Persistent storage for the filestore." in explained
     assert "storageSize" in explained
     assert "PVC size, may only grow" in explained
-    affinity = kubectl(
-        installed_crds,
-        "explain",
-        "odooinstance.spec.affinity.nodeAffinity",
-        "--output=plaintext-openapiv2",
-    ).stdout
+    affinity = kubectl_explain(installed_crds, "odooinstance.spec.affinity.nodeAffinity")
     assert "requiredDuringSchedulingIgnoredDuringExecution" in affinity  # Kubernetes' own text
 
 

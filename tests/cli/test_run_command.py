@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import signal
@@ -18,6 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from kubernetes_asyncio.client import ApiClient, CoordinationV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from odoo_operator import app
 from odoo_operator.cli import main
@@ -258,15 +260,29 @@ def test_run_starts_the_manager_and_stops_cleanly_on_sigterm(
 async def test_run_with_leader_election_holds_the_lease(
     control_plane: ControlPlane, api_client: ApiClient, namespace: str
 ) -> None:
+    leases = CoordinationV1Api(api_client)
     args = ("--leader-elect", "--operator-namespace", namespace)
     with _running(*args, kubeconfig=control_plane.kubeconfig) as (proc, _):
-        lease = await CoordinationV1Api(api_client).read_namespaced_lease(
-            "odoo-operator-leader", namespace
-        )
-        assert lease.spec.holder_identity
+        holder = await _lease_holder(leases, namespace, wait_for_holder=True)
+        assert holder
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-    released = await CoordinationV1Api(api_client).read_namespaced_lease(
-        "odoo-operator-leader", namespace
-    )
-    assert not released.spec.holder_identity  # released on a clean stop
+    assert await _lease_holder(leases, namespace) is None  # released on a clean stop
+
+
+async def _lease_holder(
+    leases: CoordinationV1Api, namespace: str, *, wait_for_holder: bool = False
+) -> str | None:
+    """The Lease's holder; with `wait_for_holder`, polls until there is one (30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            lease = await leases.read_namespaced_lease("odoo-operator-leader", namespace)
+            holder: str | None = lease.spec.holder_identity or None
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            holder = None
+        if holder or not wait_for_holder or time.monotonic() > deadline:
+            return holder
+        await asyncio.sleep(0.2)
