@@ -77,6 +77,7 @@ def _running(part: _Part) -> Iterator[None]:
         _started_pids.extend(part.pids())
         yield
     finally:
+        _started_pids.extend(part.pids())  # also servers restarted during the session
         part.stop()
 
 

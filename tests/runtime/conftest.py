@@ -1,8 +1,8 @@
 """Fixtures of the runtime tests.
 
-- `runtime_plane`: a control plane of our own (no watch cache, so etcd compaction gives
-  real 410s) for tests that kill the API server, compact etcd or break connections.
-  It never touches the session's shared `control_plane`. Each test gets it running.
+- `runtime_plane`: the session's `uncached_control_plane` (no watch cache, so etcd
+  compaction gives real 410s) for tests that kill the API server, compact etcd or break
+  connections. It never touches the shared `control_plane`. Each test gets it running.
 - `proxy`: a misbehaving loopback TCP proxy in front of `runtime_plane`, and
   `proxied_kubeconfig` pointing a client through it.
 - `metrics` / `kube`: a fresh metrics registry and a `KubeClient` on the shared plane.
@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,32 +18,21 @@ import yaml
 
 from odoo_operator.runtime.client import KubeClient, connect
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.runtime.tcpproxy import TcpProxy
 
 
-@pytest.fixture(scope="session")
-def runtime_plane_session(
-    envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ControlPlane]:
-    plane = ControlPlane(
-        envtest_assets, tmp_path_factory.mktemp("runtime-controlplane"), watch_cache=False
-    )
-    try:
-        plane.start()
-        yield plane
-    finally:
-        plane.stop()
-
-
 @pytest.fixture
-def runtime_plane(runtime_plane_session: ControlPlane) -> ControlPlane:
-    """The destructive tests' own control plane, its API server running."""
-    apiserver = runtime_plane_session.apiserver
+def runtime_plane(uncached_control_plane: ControlPlane) -> ControlPlane:
+    """The session's watch-cache-less plane (not the shared `control_plane`), running.
+
+    Tests here kill its API server, compact its etcd or break connections to it; a test
+    that killed the API server leaves it to the next one to start it again.
+    """
+    apiserver = uncached_control_plane.apiserver
     if apiserver is None or not apiserver.running():
-        runtime_plane_session.start_apiserver()
-    return runtime_plane_session
+        uncached_control_plane.start_apiserver()
+    return uncached_control_plane
 
 
 @pytest.fixture
