@@ -84,6 +84,8 @@ def sandbox(
             without=frozenset(without),
             build_assets=build_assets,
         )
+        # SIGTERM during start-up unwinds like Ctrl-C, so `finally` stops what started.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             # From the main thread: each child's parent-death signal is tied to the thread
             # that started it, and this one lives as long as the process.

@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,3 +129,30 @@ def test_missing_assets_is_one_clear_error(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"Error: KUBEBUILDER_ASSETS={tmp_path} holds no usable kube-apiserver"
     )
+
+
+def test_sigterm_during_start_up_stops_what_had_started(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    proc = subprocess.Popen(
+        [*ODOO_OPERATOR, "sandbox", "--kubeconfig-out", str(tmp_path / "k"),
+         "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        etcd_log = tmp_path / "run" / "controlplane" / "etcd.log"
+        deadline = time.monotonic() + 60
+        while not etcd_log.exists():  # etcd has started; the rest has not yet answered
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        children = _children(proc.pid)
+        assert children
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert "sandbox ready" not in out
+        assert "sandbox stopped" in err  # stopped by us, not only by the parent-death signal
+        assert [pid for pid in children if pid_alive(pid)] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
