@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -110,10 +111,17 @@ async def test_indexes_and_listers(informer: Informer, kube: KubeClient, namespa
 async def test_watch_asks_for_bookmarks_and_follows_them(
     kube: KubeClient, namespace: str, metrics: RuntimeMetrics
 ) -> None:
-    """The (watch-cached) server sends a bookmark before a stream's end; we resume from it.
+    """A bookmark moves the informer's resume point without an event of its own.
 
-    1.20 sends one only when the store moved past the stream's start, so we write
-    something elsewhere: the informer's version then moves without any event of its own.
+    What kube-apiserver 1.20's watch cache guarantees (`storage/cacher/cacher.go`): a watch
+    that allows bookmarks gets one 2 s before its deadline (and about once a minute)
+    carrying the newest resourceVersion the cache has seen for the whole kind, all
+    namespaces; but the server drops it unless that version is newer than the watch's start,
+    and a new watch's start is moved up to the newest event of the kind already cached. So
+    only a write of the same kind made *after* the stream opened yields a bookmark; on a
+    quiet cluster none ever comes. Hence: prove a stream is open (our own event arrives
+    through it), then write a ConfigMap in another namespace every 2 s until a bookmark
+    has carried one of those versions in. Only a bookmark can: they are never our events.
     """
     informer = Informer(
         kube,
@@ -123,15 +131,32 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
         metrics=metrics,
     )
     task = asyncio.create_task(informer.run())
+    writer: asyncio.Task[None] | None = None
     try:
         assert await informer.wait_for_sync(30)
-        elsewhere = await kube.create(
-            CONFIG_MAPS, config_map("default", f"moves-the-store-{namespace}")
-        )
-        await eventually(lambda: informer.bookmarks >= 1, within=30, what="a bookmark")
-        assert int(informer.resource_version or 0) >= int(elsewhere["metadata"]["resourceVersion"])
+        await kube.create(CONFIG_MAPS, config_map(namespace, "own"))
+        await eventually(lambda: informer.lister.get("own", namespace) is not None, what="own")
+        elsewhere = f"moves-the-store-{namespace}"
+        first = await kube.create(CONFIG_MAPS, config_map("default", elsewhere))
+        first_version = int(first["metadata"]["resourceVersion"])
+
+        async def keep_writing_elsewhere() -> None:
+            for number in itertools.count():
+                await asyncio.sleep(2)  # pacing a load, not waiting for anything
+                patch = {"data": {"n": str(number)}}
+                await kube.merge_patch(CONFIG_MAPS, elsewhere, patch, "default")
+
+        writer = asyncio.create_task(keep_writing_elsewhere())
         await eventually(
-            lambda: informer.watch_restarts.get("closed", 0) >= 1, what="stream end + reopen"
+            lambda: int(informer.resource_version or 0) >= first_version,
+            within=60,
+            what="a bookmark carrying a version written in another namespace",
+        )
+        assert informer.bookmarks >= 1
+        closed_before = informer.watch_restarts.get("closed", 0)
+        await eventually(
+            lambda: informer.watch_restarts.get("closed", 0) > closed_before,
+            what="stream end + reopen",
         )
         await kube.create(CONFIG_MAPS, config_map(namespace, "after-reopen"))
         await eventually(
@@ -140,5 +165,7 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
         )
         assert informer.lists == 1  # reopened from the last version, not relisted
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for running in (writer, task):
+            if running is not None:
+                running.cancel()
+        await asyncio.gather(*(t for t in (writer, task) if t is not None), return_exceptions=True)
