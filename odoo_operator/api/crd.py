@@ -21,9 +21,14 @@ from typing import Any
 
 import yaml
 
-from odoo_operator.api.base import GROUP, VERSION, Resource
+from odoo_operator.api.base import GROUP, VERSION, CustomResource
 from odoo_operator.api.instance import OdooInstance
-from odoo_operator.api.jobs import OdooBackupJob, OdooInitJob, OdooRestoreJob, OdooUpgradeJob
+from odoo_operator.api.job_resources import (
+    OdooBackupJob,
+    OdooInitJob,
+    OdooRestoreJob,
+    OdooUpgradeJob,
+)
 from odoo_operator.api.structural import INT_OR_STRING_KEY
 
 # Keywords a CRD schema may carry as we emit them (and `structural.check` can check), in the
@@ -83,7 +88,7 @@ def _job_phase() -> PrinterColumn:
 class CrdKind:
     """How one kind appears to kubectl: names, columns, subresources."""
 
-    model: type[Resource]
+    model: type[CustomResource]
     short_names: tuple[str, ...]
     columns: tuple[PrinterColumn, ...]
     scale: bool = False
@@ -170,7 +175,7 @@ def _without_defaults(node: Any) -> Any:
     return node
 
 
-def openapi_schema(model: type[Resource]) -> dict[str, Any]:
+def openapi_schema(model: type[CustomResource]) -> dict[str, Any]:
     """The `openAPIV3Schema` of a kind."""
     generated = model.model_json_schema(by_alias=True, mode="validation")
     definitions = generated.get("$defs", {})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from odoo_operator.api.base import ApiModel, Resource
+from odoo_operator.api.base import ApiModel, CustomResource
 from odoo_operator.api.crd import KINDS, all_crds, openapi_schema, rendered_files, structural
 
 CRDS = {crd["spec"]["names"]["kind"]: crd for crd in all_crds()}
@@ -137,7 +137,7 @@ class _Union(ApiModel):
     value: int | bool = Field(description="Neither integer-or-string nor optional.")
 
 
-class _Bad(Resource):
+class _Bad(CustomResource):
     KIND = "Bad"
     PLURAL = "bads"
     spec: _Union = Field(description="s")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 
 def release_fields(base_version: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 MAX_IDENTIFIER_BYTES = 63
 CONNECT_TIMEOUT = 30.0

@@ -25,12 +25,12 @@ from typing import IO, Any
 
 import asyncpg
 
-from odoo_operator.jobs import joblog
-from odoo_operator.jobs.bridge import PartSink, WorkerThread
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.filestore import open_for_backup, walk
-from odoo_operator.jobs.manifest import read_manifest
-from odoo_operator.jobs.pgtools import (
+from odoo_operator.runner import joblog
+from odoo_operator.runner.bridge import PartSink, WorkerThread
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import open_for_backup, walk
+from odoo_operator.runner.manifest import read_manifest
+from odoo_operator.runner.pgtools import (
     ClientTool,
     connect,
     find_tool,
@@ -39,8 +39,8 @@ from odoo_operator.jobs.pgtools import (
     server_version_num,
     tool_environment,
 )
-from odoo_operator.jobs.s3 import MultipartUpload, S3Credentials, S3Location, part_size, s3_client
-from odoo_operator.jobs.zipwriter import ZipStreamWriter
+from odoo_operator.runner.s3 import MultipartUpload, S3Credentials, S3Location, part_size, s3_client
+from odoo_operator.runner.zipwriter import ZipStreamWriter
 
 CHUNK = 1 << 20
 ZIP_COMPRESSION_LEVEL = 1  # fastest deflate: about 2x smaller dumps at 3x the speed of level 6

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 ODOO_UID = 100
 ODOO_GID = 101

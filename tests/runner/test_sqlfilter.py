@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.sqlfilter import SqlFilter
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.sqlfilter import SqlFilter
 
 DUMP = b"""--
 -- PostgreSQL database dump

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from enum import Enum, auto
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 COMPLETION_MARKER = b"-- PostgreSQL database dump complete"
 _ALLOWED_META_COMMANDS = (b"\\restrict", b"\\unrestrict")

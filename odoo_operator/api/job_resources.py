@@ -18,8 +18,8 @@ from odoo_operator.api.base import (
     CONDITIONS_LIST,
     ApiModel,
     Condition,
+    CustomResource,
     JobPhase,
-    Resource,
     WebhookSpec,
 )
 
@@ -149,7 +149,7 @@ class OdooRestoreJobSpec(JobSpec):
     )
 
 
-class OdooInitJob(Resource):
+class OdooInitJob(CustomResource):
     """Initialises the database of an OdooInstance."""
 
     KIND: ClassVar[str] = "OdooInitJob"
@@ -160,7 +160,7 @@ class OdooInitJob(Resource):
     status: JobStatus = Field(default_factory=JobStatus, description="Observed state.")
 
 
-class OdooUpgradeJob(Resource):
+class OdooUpgradeJob(CustomResource):
     """Upgrades modules of an OdooInstance, then restarts its web pods."""
 
     KIND: ClassVar[str] = "OdooUpgradeJob"
@@ -171,7 +171,7 @@ class OdooUpgradeJob(Resource):
     status: JobStatus = Field(default_factory=JobStatus, description="Observed state.")
 
 
-class OdooBackupJob(Resource):
+class OdooBackupJob(CustomResource):
     """Backs an OdooInstance up to S3."""
 
     KIND: ClassVar[str] = "OdooBackupJob"
@@ -182,7 +182,7 @@ class OdooBackupJob(Resource):
     status: JobStatus = Field(default_factory=JobStatus, description="Observed state.")
 
 
-class OdooRestoreJob(Resource):
+class OdooRestoreJob(CustomResource):
     """Restores a backup into an OdooInstance."""
 
     KIND: ClassVar[str] = "OdooRestoreJob"

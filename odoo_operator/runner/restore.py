@@ -30,19 +30,19 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from odoo_operator.jobs import joblog
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.load import load
-from odoo_operator.jobs.odoo_source import OdooDownload
-from odoo_operator.jobs.pgtools import (
+from odoo_operator.runner import joblog
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.load import load
+from odoo_operator.runner.odoo_source import OdooDownload
+from odoo_operator.runner.pgtools import (
     ClientTool,
     connect_maintenance,
     find_tool,
     require_tools,
     server_version_num,
 )
-from odoo_operator.jobs.s3 import S3Credentials, S3Download, S3Location, s3_client
-from odoo_operator.jobs.swap import Admin, RestorePlan, discard_attempt, recover, swap_in
+from odoo_operator.runner.s3 import S3Credentials, S3Download, S3Location, s3_client
+from odoo_operator.runner.swap import Admin, RestorePlan, discard_attempt, recover, swap_in
 
 CHUNK = 1 << 20
 _HEAD = 512

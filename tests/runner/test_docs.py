@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from odoo_operator.jobs.command import backup, restore
+from odoo_operator.runner.command import backup, restore
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backup-restore.md"
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from odoo_operator.jobs.bridge import BlockingReader, WorkerThread
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.filestore import FilestoreWriter
-from odoo_operator.jobs.pgtools import ClientTool, first_error_line, tool_environment
-from odoo_operator.jobs.sqlfilter import SqlFilter
-from odoo_operator.jobs.zipreader import Readable, ZipStreamReader
+from odoo_operator.runner.bridge import BlockingReader, WorkerThread
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import FilestoreWriter
+from odoo_operator.runner.pgtools import ClientTool, first_error_line, tool_environment
+from odoo_operator.runner.sqlfilter import SqlFilter
+from odoo_operator.runner.zipreader import Readable, ZipStreamReader
 
 CHUNK = 1 << 20
 

@@ -28,7 +28,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 MIN_PART_SIZE = 8 << 20
 MAX_PARTS = 10000

@@ -95,7 +95,7 @@ class _ToStructlog(logging.Handler):
 
 
 def logger(**context: Any) -> Any:
-    return structlog.get_logger("odoo_operator.jobs").bind(**context)
+    return structlog.get_logger("odoo_operator.runner").bind(**context)
 
 
 def rate(byte_count: int, seconds: float) -> float:

@@ -8,7 +8,7 @@ from io import BytesIO
 
 import pytest
 
-from tests.jobs.conftest import World, make_filestore, tree_fingerprint
+from tests.runner.conftest import World, make_filestore, tree_fingerprint
 
 
 @pytest.mark.parametrize("fmt", ["zip", "sql", "dump"])

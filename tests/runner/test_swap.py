@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from odoo_operator.jobs.pgtools import quote_identifier
-from odoo_operator.jobs.swap import Admin, RestorePlan, recover, swap_in
-from tests.jobs.conftest import World, tree_fingerprint
+from odoo_operator.runner.pgtools import quote_identifier
+from odoo_operator.runner.swap import Admin, RestorePlan, recover, swap_in
+from tests.runner.conftest import World, tree_fingerprint
 
 
 class Recorder:

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.zipwriter import (
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.zipwriter import (
     CENTRAL_HEADER,
     CENTRAL_HEADER_SIGNATURE,
     DATA_DESCRIPTOR_SIGNATURE,

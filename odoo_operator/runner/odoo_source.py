@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from odoo_operator.jobs.errors import JobError
+from odoo_operator.runner.errors import JobError
 
 _ERROR_TEXT = re.compile(rb"Database backup error:\s*([^<]*)")
 _HTML_SAMPLE = 64 << 10

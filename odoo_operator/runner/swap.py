@@ -39,9 +39,9 @@ from typing import Any
 
 import asyncpg
 
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.filestore import DIRECTORY_MODE, ODOO_GID, ODOO_UID
-from odoo_operator.jobs.pgtools import quote_identifier
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import DIRECTORY_MODE, ODOO_GID, ODOO_UID
+from odoo_operator.runner.pgtools import quote_identifier
 
 TEMPORARY_PREFIX = "odoo_restore_"
 PREVIOUS_PREFIX = "odoo_previous_"

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from odoo_operator.jobs import joblog
+from odoo_operator.runner import joblog
 
 
 class Lines:
@@ -42,7 +42,7 @@ def test_progress_is_rate_limited() -> None:
 def test_library_warnings_become_json_lines_on_stdout() -> None:
     probe = (
         "import logging\n"
-        "from odoo_operator.jobs import joblog\n"
+        "from odoo_operator.runner import joblog\n"
         "joblog.configure(joblog.Redactor(['hunter2-secret']))\n"
         "logging.getLogger('asyncio').error('Task exception: hunter2-secret leaked')\n"
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from tests.jobs.conftest import World, make_filestore, tree_fingerprint
+from tests.runner.conftest import World, make_filestore, tree_fingerprint
 
 MASTER_PASSWORD = "m4ster-Pa55word-for-tests"
 

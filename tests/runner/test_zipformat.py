@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.zipreader import CHUNK, ZipStreamReader
-from odoo_operator.jobs.zipwriter import ZipStreamWriter
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.zipreader import CHUNK, ZipStreamReader
+from odoo_operator.runner.zipwriter import ZipStreamWriter
 
 ENTRIES = {
     "dump.sql": b"COPY t FROM stdin;\n" + b"1\tabc\n" * 200_000,

@@ -24,14 +24,14 @@ from typing import Any, NoReturn
 
 import click
 
-from odoo_operator.jobs import joblog
-from odoo_operator.jobs.backup import BackupRequest, run_backup
-from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.odoo_source import check_url
-from odoo_operator.jobs.pgtools import check_database_name
-from odoo_operator.jobs.restore import OdooSource, RestoreRequest, run_restore
-from odoo_operator.jobs.s3 import DEFAULT_REGION, S3Credentials, S3Location
-from odoo_operator.jobs.swap import RESERVED_PREFIXES
+from odoo_operator.runner import joblog
+from odoo_operator.runner.backup import BackupRequest, run_backup
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.odoo_source import check_url
+from odoo_operator.runner.pgtools import check_database_name
+from odoo_operator.runner.restore import OdooSource, RestoreRequest, run_restore
+from odoo_operator.runner.s3 import DEFAULT_REGION, S3Credentials, S3Location
+from odoo_operator.runner.swap import RESERVED_PREFIXES
 
 FORMATS = ("zip", "sql", "dump")
 EXIT_FAILED = 1

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from odoo_operator.jobs.pgtools import quote_identifier as qi
+from odoo_operator.runner.pgtools import quote_identifier as qi
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.s3 import S3Server
 

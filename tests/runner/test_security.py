@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from odoo_operator.jobs.joblog import Redactor
-from tests.jobs.conftest import World, make_filestore, tree_fingerprint
+from odoo_operator.runner.joblog import Redactor
+from tests.runner.conftest import World, make_filestore, tree_fingerprint
 
 HOSTILE_DATABASE = 'it\'s a "db"; DROP DATABASE canary; --'
 HOSTILE_KEY = 'backups/it\'s a "key"; rm -rf / $(touch pwned) `id`.zip'

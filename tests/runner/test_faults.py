@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from odoo_operator.sandbox.s3 import S3Server
-from tests.jobs.conftest import (
+from tests.runner.conftest import (
     Result,
     Running,
     World,
@@ -26,7 +26,7 @@ from tests.jobs.conftest import (
     tree_fingerprint,
     wait_for,
 )
-from tests.jobs.proxy import CuttableProxy
+from tests.runner.proxy import CuttableProxy
 
 
 def events(result: Result) -> list[dict[str, object]]:
