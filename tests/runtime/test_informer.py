@@ -10,9 +10,9 @@ import pytest
 from odoo_operator.runtime.client import KubeClient
 from odoo_operator.runtime.informer import Informer, InformerOptions
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.objects import thaw
+from odoo_operator.runtime.objects import ObjectKey, thaw
 from odoo_operator.runtime.resources import CONFIG_MAPS
-from tests.runtime.helpers import RecordingHandler, eventually
+from tests.runtime.helpers import RecordingHandler, eventually, sample
 
 
 def config_map(namespace: str, name: str, **data: str) -> dict[str, object]:
@@ -41,12 +41,14 @@ async def test_create_update_delete_arrive_in_order(
     await kube.create(CONFIG_MAPS, config_map(namespace, "cm", k="1"))
     await kube.merge_patch(CONFIG_MAPS, "cm", {"data": {"k": "2"}}, namespace)
     await kube.merge_patch(CONFIG_MAPS, "cm", {"data": {"k": "3"}}, namespace)
-    await eventually(lambda: informer.lister.get("cm", namespace) is not None, what="cached")
-    cached = informer.lister.get("cm", namespace)
+    await eventually(
+        lambda: informer.lister.get(ObjectKey(namespace, "cm")) is not None, what="cached"
+    )
+    cached = informer.lister.get(ObjectKey(namespace, "cm"))
     await kube.delete(CONFIG_MAPS, "cm", namespace)
     await eventually(lambda: ("delete", "cm") in handler.events, what="delete seen")
     assert handler.of("cm") == ["add", "update", "update", "delete"]
-    assert informer.lister.get("cm", namespace) is None
+    assert informer.lister.get(ObjectKey(namespace, "cm")) is None
     # What was cached: no managedFields, read-only, and kind/apiVersion filled in.
     assert cached is not None
     assert "managedFields" not in cached["metadata"]
@@ -128,17 +130,26 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
         elsewhere = await kube.create(
             CONFIG_MAPS, config_map("default", f"moves-the-store-{namespace}")
         )
-        await eventually(lambda: informer.bookmarks >= 1, within=30, what="a bookmark")
+        registry, scope = metrics.registry, {"resource": "configmaps", "namespace": namespace}
+        await eventually(
+            lambda: sample(registry, "informer_bookmarks_total", **scope) >= 1,
+            within=30,
+            what="a bookmark",
+        )
         assert int(informer.resource_version or 0) >= int(elsewhere["metadata"]["resourceVersion"])
         await eventually(
-            lambda: informer.watch_restarts.get("closed", 0) >= 1, what="stream end + reopen"
+            lambda: (
+                sample(registry, "informer_watch_restarts_total", **scope, reason="closed") >= 1
+            ),
+            what="stream end + reopen",
         )
         await kube.create(CONFIG_MAPS, config_map(namespace, "after-reopen"))
         await eventually(
-            lambda: informer.lister.get("after-reopen", namespace) is not None,
+            lambda: informer.lister.get(ObjectKey(namespace, "after-reopen")) is not None,
             what="event after the stream was reopened",
         )
-        assert informer.lists == 1  # reopened from the last version, not relisted
+        # reopened from the last version, not relisted
+        assert sample(registry, "informer_lists_total", **scope) == 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
