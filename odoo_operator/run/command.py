@@ -1,4 +1,4 @@
-"""`odoo-operator run`: check every flag, then run the operator until SIGTERM/SIGINT."""
+"""The click command `odoo-operator run`: check every flag, then run the operator."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ from typing import Any
 
 import click
 
-from odoo_operator import app
-from odoo_operator.config import operator_options, settings_from_flags
+from odoo_operator.run import flags, process
 
 
 @click.command()
-@operator_options
-def run(**flags: Any) -> None:
+@flags.add_flags
+def run(**values: Any) -> None:
     """Run the operator: reconcile OdooInstances and their jobs, serve the webhook and metrics.
 
     Every option can also be set through the environment variable shown next to it; an
     option on the command line wins. Bad values stop the command before it starts.
     """
-    settings = settings_from_flags(flags)
-    sys.exit(asyncio.run(app.serve(settings)))
+    options, settings = flags.parse(values)
+    sys.exit(asyncio.run(process.serve(options, settings)))
