@@ -9,7 +9,7 @@ Guarantees:
   `spec` (none in `status`: the operator writes all of it; none for values the operator
   takes from its flags: those fields have no model default);
 - names, short names, printer columns and the `status` (and, for OdooInstance, `scale`)
-  subresources come from `KINDS`, the one table of what each kind looks like in kubectl;
+  subresources come from `CRD_KINDS`, the one table of what each kind looks like in kubectl;
 - output is deterministic: the same models give byte-identical YAML.
 """
 
@@ -102,7 +102,7 @@ class CrdKind:
         return self.model.KIND.lower()
 
 
-KINDS: tuple[CrdKind, ...] = (
+CRD_KINDS: tuple[CrdKind, ...] = (
     CrdKind(
         OdooInstance,
         ("odoo",),
@@ -243,7 +243,7 @@ def custom_resource_definition(kind: CrdKind) -> dict[str, Any]:
 
 
 def all_crds() -> list[dict[str, Any]]:
-    return [custom_resource_definition(kind) for kind in KINDS]
+    return [custom_resource_definition(kind) for kind in CRD_KINDS]
 
 
 def file_name(crd: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import Field
 
 from odoo_operator.api.base import ApiModel, CustomResource
-from odoo_operator.api.crd import KINDS, all_crds, openapi_schema, rendered_files, structural
+from odoo_operator.api.crd import CRD_KINDS, all_crds, openapi_schema, rendered_files, structural
 
 CRDS = {crd["spec"]["names"]["kind"]: crd for crd in all_crds()}
 
@@ -130,7 +130,7 @@ def test_subresources_and_printer_columns() -> None:
 
 def test_output_is_deterministic() -> None:
     assert rendered_files() == rendered_files()
-    assert len(KINDS) == len(rendered_files()) == 5
+    assert len(CRD_KINDS) == len(rendered_files()) == 5
 
 
 class _Union(ApiModel):

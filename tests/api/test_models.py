@@ -17,7 +17,7 @@ from odoo_operator.api.job_resources import (
     OdooRestoreJob,
     RestoreSourceType,
 )
-from odoo_operator.reference import _nested_model
+from odoo_operator.docgen.reference import _nested_model
 from tests.api.examples import EXAMPLES, example
 
 

@@ -1,16 +1,21 @@
 """The reference tables of docs/runtime.md, rendered from the code's own data.
 
 `render` rewrites the tables between the `<!-- generated: NAME -->` and `<!-- end: NAME
--->` markers; `python -m odoo_operator.generated` applies it, and a test fails when the
-file differs from what this renders, so the docs cannot drift from the code.
+-->` markers; `python -m odoo_operator.docgen` applies it, and a test fails when the file
+differs from what this renders, so the docs cannot drift from the code.
+
+The options table shows the runtime's library defaults (what `ManagerOptions()` takes for
+a field not given) and, beside them, the `odoo-operator run` flag that sets the field:
+`run` passes every such field explicitly, with the flag defaults of docs/reference.md.
 """
 
 from __future__ import annotations
 
 import re
 
+from odoo_operator.run.flags import FLAGS
 from odoo_operator.runtime.metrics import METRICS
-from odoo_operator.runtime.options import RUN_FLAGS, ManagerOptions, flag
+from odoo_operator.runtime.options import ManagerOptions
 
 
 def _default(value: object) -> str:
@@ -22,13 +27,13 @@ def _default(value: object) -> str:
 
 
 def options_table() -> str:
-    rows = ["| option | flag | default | meaning |", "|---|---|---|---|"]
+    flags = {flag.option: flag for flag in FLAGS if flag.option is not None}
+    rows = ["| option | library default | meaning | set by `run` from |", "|---|---|---|---|"]
     for name, field in ManagerOptions.model_fields.items():
-        flag_text = f"`{flag(name)}`" if name in RUN_FLAGS else ""
-        if field.annotation is bool and name in RUN_FLAGS:
-            flag_text = f"`{flag(name)}` / `--no-{flag(name)[2:]}`"
+        flag = flags.get(name)
+        source = " / ".join(f"`{part}`" for part in flag.name.split("/")) if flag else ""
         description = field.description or ""
-        rows.append(f"| `{name}` | {flag_text} | {_default(field.default)} | {description} |")
+        rows.append(f"| `{name}` | {_default(field.default)} | {description} | {source} |")
     return "\n".join(rows)
 
 
