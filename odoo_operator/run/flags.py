@@ -6,11 +6,12 @@ Guarantees:
   line wins), default, help, and the field it sets in the runtime's `ManagerOptions`
   and/or the operator's `OperatorSettings`. The command, its `--help` and
   docs/reference.md are all built from it; every flag sets at least one field;
-- `parse()` passes every flag-backed field explicitly (the library defaults of
-  `ManagerOptions` never decide what `run` does) and checks everything before anything
-  starts: a bad value is a usage error (exit status 2) that names the flag and says what
-  is wrong, never a traceback. The rules themselves live with the typed objects; this
-  module only turns text into values (JSON, paths) and field names back into flags.
+- `parse()` passes every flag-backed field explicitly, so a flag's default, never the
+  library default of that `ManagerOptions` field, is what `run` uses; it checks
+  everything before anything starts: a bad value is a usage error (exit status 2) that
+  names the flag and says what is wrong, never a traceback. The rules themselves live
+  with the typed objects; this module only turns text into values (JSON, paths) and
+  field names back into flags.
 """
 
 from __future__ import annotations
