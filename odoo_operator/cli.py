@@ -18,8 +18,8 @@ class _LazyGroup(click.Group):
 
     lazy_commands: ClassVar[dict[str, str]] = {
         "crds": "odoo_operator.api.command:crds",
-        "job": "odoo_operator.jobs.command:job",
-        "run": "odoo_operator.run_command:run",
+        "job": "odoo_operator.runner.command:job",
+        "run": "odoo_operator.run.command:run",
         "sandbox": "odoo_operator.sandbox.command:sandbox",
         "state-machine": "odoo_operator.controllers.instance.diagram:state_machine",
     }

@@ -6,9 +6,9 @@ URLs and informers) to its model.
 
 from __future__ import annotations
 
-from odoo_operator.api.base import API_VERSION, GROUP, VERSION, Condition, JobPhase, Resource
+from odoo_operator.api.base import API_VERSION, GROUP, VERSION, Condition, CustomResource, JobPhase
 from odoo_operator.api.instance import InstancePhase, OdooInstance
-from odoo_operator.api.jobs import (
+from odoo_operator.api.job_resources import (
     JobStatus,
     OdooBackupJob,
     OdooInitJob,
@@ -16,14 +16,14 @@ from odoo_operator.api.jobs import (
     OdooUpgradeJob,
 )
 
-KINDS: tuple[type[Resource], ...] = (
+KINDS: tuple[type[CustomResource], ...] = (
     OdooInstance,
     OdooInitJob,
     OdooUpgradeJob,
     OdooBackupJob,
     OdooRestoreJob,
 )
-KINDS_BY_PLURAL: dict[str, type[Resource]] = {kind.PLURAL: kind for kind in KINDS}
+KINDS_BY_PLURAL: dict[str, type[CustomResource]] = {kind.PLURAL: kind for kind in KINDS}
 
 __all__ = [
     "API_VERSION",
@@ -32,6 +32,7 @@ __all__ = [
     "KINDS_BY_PLURAL",
     "VERSION",
     "Condition",
+    "CustomResource",
     "InstancePhase",
     "JobPhase",
     "JobStatus",
@@ -40,5 +41,4 @@ __all__ = [
     "OdooInstance",
     "OdooRestoreJob",
     "OdooUpgradeJob",
-    "Resource",
 ]

@@ -134,8 +134,13 @@ class WebhookSpec(ApiModel):
     )
 
 
-class Resource(ApiModel):
-    """A custom resource of our group: apiVersion, kind, metadata, then spec and status."""
+class CustomResource(ApiModel):
+    """The base of our kinds: apiVersion, kind, metadata, then spec and status.
+
+    `KIND` and `PLURAL` name the kind on the wire; `controllers.resources` derives the
+    runtime's REST `Resource` of each kind from them (the runtime's `Resource` names a
+    collection of the API server, this class is the model of an object).
+    """
 
     KIND: ClassVar[str]
     PLURAL: ClassVar[str]

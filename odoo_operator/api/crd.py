@@ -9,7 +9,7 @@ Guarantees:
   `spec` (none in `status`: the operator writes all of it; none for values the operator
   takes from its flags: those fields have no model default);
 - names, short names, printer columns and the `status` (and, for OdooInstance, `scale`)
-  subresources come from `KINDS`, the one table of what each kind looks like in kubectl;
+  subresources come from `CRD_KINDS`, the one table of what each kind looks like in kubectl;
 - output is deterministic: the same models give byte-identical YAML.
 """
 
@@ -21,9 +21,14 @@ from typing import Any
 
 import yaml
 
-from odoo_operator.api.base import GROUP, VERSION, Resource
+from odoo_operator.api.base import GROUP, VERSION, CustomResource
 from odoo_operator.api.instance import OdooInstance
-from odoo_operator.api.jobs import OdooBackupJob, OdooInitJob, OdooRestoreJob, OdooUpgradeJob
+from odoo_operator.api.job_resources import (
+    OdooBackupJob,
+    OdooInitJob,
+    OdooRestoreJob,
+    OdooUpgradeJob,
+)
 from odoo_operator.api.structural import INT_OR_STRING_KEY
 
 # Keywords a CRD schema may carry as we emit them (and `structural.check` can check), in the
@@ -83,7 +88,7 @@ def _job_phase() -> PrinterColumn:
 class CrdKind:
     """How one kind appears to kubectl: names, columns, subresources."""
 
-    model: type[Resource]
+    model: type[CustomResource]
     short_names: tuple[str, ...]
     columns: tuple[PrinterColumn, ...]
     scale: bool = False
@@ -97,7 +102,7 @@ class CrdKind:
         return self.model.KIND.lower()
 
 
-KINDS: tuple[CrdKind, ...] = (
+CRD_KINDS: tuple[CrdKind, ...] = (
     CrdKind(
         OdooInstance,
         ("odoo",),
@@ -170,7 +175,7 @@ def _without_defaults(node: Any) -> Any:
     return node
 
 
-def openapi_schema(model: type[Resource]) -> dict[str, Any]:
+def openapi_schema(model: type[CustomResource]) -> dict[str, Any]:
     """The `openAPIV3Schema` of a kind."""
     generated = model.model_json_schema(by_alias=True, mode="validation")
     definitions = generated.get("$defs", {})
@@ -238,7 +243,7 @@ def custom_resource_definition(kind: CrdKind) -> dict[str, Any]:
 
 
 def all_crds() -> list[dict[str, Any]]:
-    return [custom_resource_definition(kind) for kind in KINDS]
+    return [custom_resource_definition(kind) for kind in CRD_KINDS]
 
 
 def file_name(crd: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from odoo_operator.api.base import (
     QUANTITY_PATTERN,
     ApiModel,
     Condition,
-    Resource,
+    CustomResource,
     WebhookSpec,
 )
 from odoo_operator.api.kubernetes_types import (
@@ -246,7 +246,7 @@ class OdooInstanceStatus(ApiModel):
     )
 
 
-class OdooInstance(Resource):
+class OdooInstance(CustomResource):
     """An Odoo deployment with its database, filestore and ingress."""
 
     KIND: ClassVar[str] = "OdooInstance"

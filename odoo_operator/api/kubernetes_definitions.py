@@ -8,7 +8,7 @@ kept, verbatim, in `kubernetes_definitions.json`: the running operator needs no 
 
 Guarantees:
 - `vendored()` returns exactly what `extract(...)` took from the source; a test compares the
-  committed file with a fresh extraction, and `python -m odoo_operator.generated` refreshes it;
+  committed file with a fresh extraction, and `python -m odoo_operator.docgen` refreshes it;
 - `source()` is the only code that needs `kubernetes-validate` (a test dependency).
 """
 

@@ -1,1 +1,25 @@
-"""Reconcilers of the odoo-operator kinds, built on `odoo_operator.runtime`."""
+"""The operator's controllers, built on `odoo_operator.runtime`, and where they are registered.
+
+`setup(manager, settings)` is the one place every controller of the operator is added to
+the manager; `odoo-operator run` calls it before the manager runs. A reader who wants to
+know what the operator watches and reconciles starts here.
+
+- `settings`: `OperatorSettings`, the operator's typed defaults (no secrets);
+- `resources`: the runtime `Resource` of each of our kinds, derived from the API models;
+- `instance/`: the OdooInstance state table, snapshot and diagram (the reconciler follows).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runtime's manager is only named here; `state-machine` stays light
+    from odoo_operator.controllers.settings import OperatorSettings
+    from odoo_operator.runtime.manager import Manager
+
+
+def setup(manager: Manager, settings: OperatorSettings) -> None:
+    """Register every controller of the operator on `manager`, configured by `settings`.
+
+    None yet: the OdooInstance reconciler is registered here next, then the job resources'.
+    """

@@ -31,7 +31,7 @@ from odoo_operator.runtime.manager import (
     run_manager,
 )
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, thaw
-from odoo_operator.runtime.options import ManagerOptions, describe_error
+from odoo_operator.runtime.options import ManagerOptions
 from odoo_operator.runtime.reconcile import DONE, Reconciler, Result, TerminalError
 from odoo_operator.runtime.resources import Resource
 
@@ -60,7 +60,6 @@ __all__ = [
     "Result",
     "RunnableFailed",
     "TerminalError",
-    "describe_error",
     "run_manager",
     "thaw",
 ]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from odoo_operator.runtime.client import FIELD_MANAGER, KubeClient
+from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import KubeObject, freeze, strip_managed_fields, thaw
 from odoo_operator.runtime.resources import Resource
 
@@ -92,11 +93,23 @@ class Applied:
 
 
 class Applier:
-    def __init__(self, client: KubeClient, field_manager: str = FIELD_MANAGER) -> None:
+    """Server-side apply through `client`; counts in `applier_applies_total` if given metrics."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        field_manager: str = FIELD_MANAGER,
+        *,
+        metrics: RuntimeMetrics | None = None,
+    ) -> None:
         self.client = client
         self.field_manager = field_manager
-        self.sent = 0
-        self.skipped = 0
+        self._metrics = metrics
+
+    def _count(self, resource: Resource, result: str, *, status: bool = False) -> None:
+        if self._metrics is not None:
+            label = f"{resource}/status" if status else str(resource)
+            self._metrics.applies.labels(label, result).inc()
 
     def body(self, resource: Resource, desired: Mapping[str, Any]) -> dict[str, Any]:
         """`desired` as it will be sent: checked, with the hash annotation added."""
@@ -115,10 +128,10 @@ class Applier:
     ) -> Applied:
         body = self.body(resource, desired)
         if current is not None and contains(current, body):
-            self.skipped += 1
+            self._count(resource, "skipped")
             return Applied(current, written=False)
         result = await self.client.apply(resource, body, field_manager=self.field_manager)
-        self.sent += 1
+        self._count(resource, "sent")
         return Applied(freeze(strip_managed_fields(result)), written=True)
 
     async def apply_status(
@@ -130,11 +143,11 @@ class Applier:
         if current is not None:
             have, want = current.get("status"), desired["status"]
             if contains(have, want) and contains(want, have):
-                self.skipped += 1
+                self._count(resource, "skipped", status=True)
                 return Applied(current, written=False)
         body: dict[str, Any] = thaw(desired)
         result = await self.client.apply(
             resource, body, field_manager=self.field_manager, subresource="status"
         )
-        self.sent += 1
+        self._count(resource, "sent", status=True)
         return Applied(freeze(strip_managed_fields(result)), written=True)

@@ -127,8 +127,11 @@ class Lister:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def get(self, name: str, namespace: str = "") -> KubeObject | None:
-        return self._store.get(ObjectKey(namespace, name))
+    def get(self, key: ObjectKey) -> KubeObject | None:
+        """The cached object under `key` (namespace "" for cluster-scoped kinds), or None."""
+        if not isinstance(key, ObjectKey):
+            raise TypeError(f"Lister.get takes an ObjectKey(namespace, name), not {key!r}")
+        return self._store.get(key)
 
     def list(
         self, namespace: str | None = None, labels: Mapping[str, str] | None = None

@@ -1,8 +1,8 @@
 """The connection to the API server: configuration, timeouts, request metrics, JSON calls.
 
 Guarantees:
-- configuration comes from, in this order: the `--kubeconfig` path, `KUBECONFIG`, the
-  in-cluster service account, `~/.kube/config`; when none exists the error says so;
+- configuration comes from, in this order: the kubeconfig path(s) given, `KUBECONFIG`,
+  the in-cluster service account, `~/.kube/config`; when none exists the error says so;
 - every request that leaves the process has a timeout (`request_timeout` unless the
   caller passes its own) and is counted in `rest_client_requests_total{code,method}`
   when it ends, with code `<error>` when no HTTP status came back. This holds for the
@@ -92,21 +92,29 @@ class ClientSource:
     detail: str  # the kubeconfig path(s), or the service account directory
 
 
+def any_kubeconfig_exists(paths: str) -> bool:
+    """True when at least one of the paths, separated as in KUBECONFIG (':'), is a file."""
+    return any(Path(path).expanduser().is_file() for path in paths.split(os.pathsep) if path)
+
+
 def find_configuration(
     kubeconfig: str | Path | None,
     environ: Mapping[str, str],
     service_account_dir: Path,
 ) -> ClientSource:
-    """Decide where the configuration comes from: flag, KUBECONFIG, in-cluster, ~/.kube."""
+    """Where the configuration comes from: the argument, KUBECONFIG, in-cluster, ~/.kube.
+
+    Both the argument and KUBECONFIG may list several paths; as with kubectl, some of
+    them may be missing, but not all.
+    """
     if kubeconfig:
-        path = Path(kubeconfig).expanduser()
-        if not path.is_file():
-            raise ClientConfigError(f"--kubeconfig {path}: no such file")
-        return ClientSource("kubeconfig", str(path))
+        paths = os.fspath(kubeconfig)
+        if not any_kubeconfig_exists(paths):
+            raise ClientConfigError(f"kubeconfig {paths}: no such file")
+        return ClientSource("kubeconfig", paths)
     from_env = environ.get("KUBECONFIG", "")
     if from_env:
-        paths = [p for p in from_env.split(os.pathsep) if p]
-        if not any(Path(p).expanduser().is_file() for p in paths):
+        if not any_kubeconfig_exists(from_env):
             raise ClientConfigError(f"KUBECONFIG={from_env}: no such file")
         return ClientSource("kubeconfig", from_env)
     if environ.get("KUBERNETES_SERVICE_HOST"):
@@ -115,7 +123,7 @@ def find_configuration(
     if home.is_file():
         return ClientSource("kubeconfig", str(home))
     raise ClientConfigError(
-        "no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod "
+        "no Kubernetes configuration: give a kubeconfig, set KUBECONFIG, run in a pod "
         f"(KUBERNETES_SERVICE_HOST is unset), or create {home}"
     )
 

@@ -6,6 +6,8 @@ Guarantees:
   bound in structlog's context, so every log line it writes carries them;
 - outcomes follow `reconcile.py`'s table; an exception is a retried error, never a dead
   worker; reconcile counts, errors and durations go to the controller-runtime metrics;
+- a controller has a primary kind (`for_`); one without refuses to start
+  (`NoPrimaryKind`), so a controller that could never be triggered fails loudly;
 - sources (`for_`, `owns`, `watches`) are attached when the controller starts (after
   leader election), and each informer then replays its cache as adds, so a new leader
   reconciles everything once;
@@ -34,6 +36,10 @@ from odoo_operator.runtime.resources import Resource
 from odoo_operator.runtime.workqueue import ShutDown
 
 _log = structlog.get_logger(__name__)
+
+
+class NoPrimaryKind(ValueError):
+    """A controller was started without `for_()`: nothing would ever reconcile."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,6 @@ class Controller:
         self._tasks: list[asyncio.Task[None]] = []
         self._delay_task: asyncio.Task[None] | None = None
         self.failure: asyncio.Future[BaseException] | None = None
-        self.reconciles = 0
         if metrics is not None:
             metrics.max_concurrent.labels(name).set(workers)
             metrics.active_workers.labels(name).set(0)
@@ -117,7 +122,16 @@ class Controller:
 
     # -- running --------------------------------------------------------------------
 
+    def check_sources(self) -> None:
+        """Raise `NoPrimaryKind` unless `for_()` was called."""
+        if self.primary is None:
+            raise NoPrimaryKind(
+                f"controller {self.name!r} has no primary kind: call .for_(kind) on it "
+                "before the manager starts"
+            )
+
     def start(self) -> None:
+        self.check_sources()
         loop = asyncio.get_running_loop()
         self.failure = loop.create_future()
         for source in self._sources:
@@ -214,7 +228,6 @@ class Controller:
                     self.queue.add_after(key, result.requeue_after)
                 _log.debug("reconciled", requeue_after=result.requeue_after)
             finally:
-                self.reconciles += 1
                 if metrics is not None:
                     metrics.active_workers.labels(self.name).dec()
                 if metrics is not None and result_label != "cancelled":

@@ -103,7 +103,7 @@ class Informer:
         self.options = options or InformerOptions()
         self.store = Store()
         self.lister = Lister(self.store)
-        self._metrics = metrics
+        self.metrics = metrics
         self._clock = clock
         self._handlers: list[EventHandler] = []
         self._synced = asyncio.Event()
@@ -111,10 +111,10 @@ class Informer:
         self._restart_reason: str | None = None
         self._timeout_scope: asyncio.Timeout | None = None
         self.last_activity = clock()
-        self.watch_restarts: dict[str, int] = {}
-        self.lists = 0
-        self.bookmarks = 0
         self._log = _log.bind(resource=str(resource), namespace=self.namespace or "*")
+        if metrics is not None:  # the counters exist at 0 from the start, not at first use
+            metrics.informer_lists.labels(str(resource), self.scope)
+            metrics.informer_bookmarks.labels(str(resource), self.scope)
 
     # -- public surface -------------------------------------------------------------
 
@@ -221,22 +221,20 @@ class Informer:
 
     def _touch(self) -> None:
         self.last_activity = self._clock()
-        if self._metrics is not None:
-            self._metrics.informer_activity.labels(str(self.resource), self.scope).set(time.time())
+        if self.metrics is not None:
+            self.metrics.informer_activity.labels(str(self.resource), self.scope).set(time.time())
 
     def _restarted(self, reason: str) -> None:
-        self.watch_restarts[reason] = self.watch_restarts.get(reason, 0) + 1
-        if self._metrics is not None:
-            self._metrics.watch_restarts.labels(str(self.resource), self.scope, reason).inc()
+        if self.metrics is not None:
+            self.metrics.watch_restarts.labels(str(self.resource), self.scope, reason).inc()
         self._log.debug("watch restarting", reason=reason)
 
     # -- list -----------------------------------------------------------------------
 
     async def _list(self) -> None:
         """A paginated list, applied page by page; vanished objects become deletes."""
-        self.lists += 1
-        if self._metrics is not None:
-            self._metrics.informer_lists.labels(str(self.resource), self.scope).inc()
+        if self.metrics is not None:
+            self.metrics.informer_lists.labels(str(self.resource), self.scope).inc()
         seen: set[Any] = set()
         continue_token: str | None = None
         while True:
@@ -352,7 +350,8 @@ class Informer:
             )
         version = str(raw.get("metadata", {}).get("resourceVersion", ""))
         if kind == "BOOKMARK":
-            self.bookmarks += 1
+            if self.metrics is not None:
+                self.metrics.informer_bookmarks.labels(str(self.resource), self.scope).inc()
         elif kind in ("ADDED", "MODIFIED"):
             self._apply(freeze(strip_managed_fields(raw)))
         elif kind == "DELETED":

@@ -44,7 +44,7 @@ def configure_logging(
 ) -> None:
     """Route structlog and stdlib logging to `stream` (stderr) in `log_format` at `level`."""
     if level not in LOG_LEVELS:
-        raise ValueError(f"--log-level {level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        raise ValueError(f"log level {level!r}: expected one of {', '.join(LOG_LEVELS)}")
     stream = stream or sys.stderr
     numeric = getattr(logging, level.upper())
     shared: list[Processor] = [

@@ -13,7 +13,9 @@ Start order (each step only after the previous one succeeded):
 Lease is released, informers and the event recorder stop, servers close. It returns
 normally after such a clean stop and raises a `ManagerError` otherwise:
 `LeaderElectionLost` (reconciles are cancelled at once: another replica is taking
-over), `CacheSyncTimeout`, or `RunnableFailed` (an informer or worker task died).
+over), `CacheSyncTimeout`, `RunnableFailed` (an informer or worker task died), or
+`ConfigurationError` before anything starts (a controller without `for_()`, no
+namespace for the Lease).
 `run_manager()` wraps all of this for the command line and returns an exit code.
 """
 
@@ -43,7 +45,7 @@ from odoo_operator.runtime.client import (
     KubeClient,
     connect,
 )
-from odoo_operator.runtime.controller import Controller
+from odoo_operator.runtime.controller import Controller, NoPrimaryKind
 from odoo_operator.runtime.events import EventRecorder
 from odoo_operator.runtime.health import Check, HealthChecks
 from odoo_operator.runtime.informer import Informer, InformerOptions, describe
@@ -137,7 +139,7 @@ class Manager:
         )
         self._informers = SharedInformers(client, informer_options, self.metrics)
         self._recorder = EventRecorder(client, instance=self.identity, metrics=self.metrics)
-        self._applier = Applier(client)
+        self._applier = Applier(client, metrics=self.metrics)
         assert client.source is not None
         _log.info("connected", server=client.host, config=client.source.detail)
 
@@ -228,10 +230,15 @@ class Manager:
         app: web.Application,
         *,
         ssl_context: ssl.SSLContext | None = None,
-        flag: str = "bind address",
     ) -> HttpServer | None:
-        """Serve `app` too (e.g. the webhook on `:9443` with TLS); `0` disables it."""
-        address = parse_bind_address(bind_address, flag)
+        """Serve `app` too (e.g. the webhook on `:9443` with TLS); `0` disables it.
+
+        A bad `bind_address` raises `ValueError` naming the server.
+        """
+        try:
+            address = parse_bind_address(bind_address)
+        except ValueError as error:
+            raise ValueError(f"{name} server {bind_address!r}: {error}") from error
         if address is None:
             return None
         server = HttpServer(name, address, app, ssl_context)
@@ -290,16 +297,24 @@ class Manager:
         self.stop()
 
     def _lease_namespace(self) -> str:
-        namespace = self.options.lease_namespace or self.options.operator_namespace
-        if namespace:
-            return namespace
+        if self.options.lease_namespace:
+            return self.options.lease_namespace
         pod_namespace = self._service_account_dir / "namespace"
         if pod_namespace.is_file():
             return pod_namespace.read_text().strip()
         raise ConfigurationError(
-            "leader election needs a namespace for its Lease: pass --operator-namespace "
-            "(or --no-leader-elect)"
+            "leader election needs a namespace for its Lease: set lease_namespace, run in a "
+            "pod, or turn leader election off"
         )
+
+    def _check_configuration(self) -> str:
+        """Fail before anything starts; returns the Lease namespace ("" without election)."""
+        for controller in self.controllers:
+            try:
+                controller.check_sources()
+            except NoPrimaryKind as error:
+                raise ConfigurationError(str(error)) from error
+        return self._lease_namespace() if self.options.leader_elect else ""
 
     async def _until_stopped(self, work: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
         """Run `work` unless a stop is requested first: (stopped, result)."""
@@ -320,7 +335,7 @@ class Manager:
         """Run until stopped; see the module docstring for the order and the outcomes."""
         loop = asyncio.get_running_loop()
         informers = self.informers
-        lease_namespace = self._lease_namespace() if self.options.leader_elect else ""
+        lease_namespace = self._check_configuration()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, self._on_signal, signum)

@@ -125,6 +125,12 @@ METRICS: tuple[MetricSpec, ...] = (
         "Full lists (the first one and every relist).",
     ),
     MetricSpec(
+        "informer_bookmarks_total",
+        "counter",
+        ("resource", "namespace"),
+        "Bookmarks received (the watch moved on without an event of its own).",
+    ),
+    MetricSpec(
         "informer_watch_restarts_total",
         "counter",
         ("resource", "namespace", "reason"),
@@ -135,6 +141,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "gauge",
         ("resource", "namespace"),
         "When the informer last heard from the API server (event, bookmark, list, watch start).",
+    ),
+    MetricSpec(
+        "applier_applies_total",
+        "counter",
+        ("resource", "result"),
+        "Server-side applies by resource (`<plural>.<group>`, `/status` for the status "
+        "subresource) and result: `sent`, or `skipped` when the cache already held the body.",
     ),
     MetricSpec(
         "event_recorder_dropped_total",
@@ -231,10 +244,12 @@ class RuntimeMetrics:
         self.leader_status = Gauge(*self._doc("leader_election_master_status"), registry=r)
         self.rest_requests = Counter(*self._doc("rest_client_requests_total"), registry=r)
         self.informer_lists = Counter(*self._doc("informer_lists_total"), registry=r)
+        self.informer_bookmarks = Counter(*self._doc("informer_bookmarks_total"), registry=r)
         self.watch_restarts = Counter(*self._doc("informer_watch_restarts_total"), registry=r)
         self.informer_activity = Gauge(
             *self._doc("informer_last_activity_timestamp_seconds"), registry=r
         )
+        self.applies = Counter(*self._doc("applier_applies_total"), registry=r)
         self.events_dropped = Counter(*self._doc("event_recorder_dropped_total"), registry=r)
         self._queue_gauges = _QueueGauges(time.monotonic)
         r.register(self._queue_gauges)

@@ -8,15 +8,29 @@ classes: smaller and faster). Guarantees:
 - `strip_managed_fields` drops `metadata.managedFields` (about half of an object's
   size, never needed by a reconciler) before anything is cached.
 - `micro_time` always writes six fractional digits, which MicroTime fields require.
+- `check_dns_label` accepts exactly Kubernetes' DNS labels (namespace names, among others).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, NoReturn
 
 KubeObject = Mapping[str, Any]
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def check_dns_label(value: str, what: str) -> str:
+    """`value` if it is a DNS label (RFC 1123, as Kubernetes checks), else `ValueError`."""
+    if not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            f"not a valid {what}: at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
 
 
 class ObjectKey(NamedTuple):

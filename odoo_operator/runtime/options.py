@@ -1,48 +1,27 @@
 """Everything a `Manager` is configured with, typed and checked in one place.
 
-Field names are the `odoo-operator run` flags in snake_case (`--metrics-bind-address`
--> `metrics_bind_address`); fields without a flag are tuning knobs with the documented
-defaults. Invalid values raise `pydantic.ValidationError` whose messages name the flag;
-`describe_error` turns one into a single readable line for the command line.
+Guarantees:
+- `ManagerOptions` is frozen and rejects unknown fields; every field has a library
+  default (the table in docs/runtime.md), so `ManagerOptions()` is a working set-up;
+- an invalid value raises `pydantic.ValidationError` when the options are built, never
+  later: each problem is located at its field and says what is wrong (the caller, such as
+  a command line, names it in its own terms);
+- an empty namespace means unset (all namespaces, or the default Lease namespace).
+
+The runtime knows no command line: `odoo-operator run` (odoo_operator/run/) maps its flags
+onto these fields and passes every one of them explicitly.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import os
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from odoo_operator.runtime.logs import LOG_LEVELS, LogFormat
+from odoo_operator.runtime.objects import check_dns_label
 from odoo_operator.runtime.server import BindAddress, parse_bind_address
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-# The fields that are `odoo-operator run` flags (the others are tuning knobs).
-RUN_FLAGS = (
-    "kubeconfig",
-    "max_concurrent_reconciles",
-    "leader_elect",
-    "metrics_bind_address",
-    "health_probe_bind_address",
-    "operator_namespace",
-    "watch_namespace",
-    "log_format",
-    "log_level",
-)
-
-
-def flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
 
 
 class ManagerOptions(BaseModel):
@@ -50,8 +29,10 @@ class ManagerOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kubeconfig: Path | None = Field(
-        None, description="kubeconfig file; else KUBECONFIG, in-cluster, ~/.kube/config"
+    kubeconfig: str | None = Field(
+        None,
+        description="kubeconfig path(s), ':'-separated as in KUBECONFIG; "
+        "unset: KUBECONFIG, in-cluster, ~/.kube/config",
     )
     max_concurrent_reconciles: int = Field(1, ge=1, description="workers per controller")
     leader_elect: bool = Field(True, description="run controllers only while holding the Lease")
@@ -59,17 +40,11 @@ class ManagerOptions(BaseModel):
     health_probe_bind_address: str = Field(
         ":8081", description="`/healthz`, `/readyz`; `0` disables"
     )
-    operator_namespace: str | None = Field(
-        None, description="namespace the operator runs in (default Lease namespace)"
-    )
     watch_namespace: str | None = Field(None, description="watch one namespace; unset = all")
     log_format: LogFormat = Field("text", description="`text` or `json`")
     log_level: str = Field("info", description="debug, info, warning, error or critical")
     lease_name: str = Field("odoo-operator-leader", description="leader election Lease name")
-    lease_namespace: str | None = Field(
-        None,
-        description="Lease namespace; default: operator namespace, else the pod's own",
-    )
+    lease_namespace: str | None = Field(None, description="Lease namespace; unset: the pod's own")
     lease_duration: float = Field(15.0, gt=0, description="seconds a Lease is valid unrenewed")
     renew_deadline: float = Field(
         10.0, gt=0, description="a leader not renewed for this long steps down (seconds)"
@@ -93,27 +68,32 @@ class ManagerOptions(BaseModel):
         300.0, gt=0, description="/healthz fails when an informer heard nothing for this long"
     )
 
-    @field_validator("metrics_bind_address", "health_probe_bind_address")
+    @field_validator("kubeconfig", mode="before")
     @classmethod
-    def _bind_address(cls, value: str, info: ValidationInfo) -> str:
-        parse_bind_address(value, flag(info.field_name or "bind_address"))
-        return value
-
-    @field_validator("operator_namespace", "watch_namespace", "lease_namespace")
-    @classmethod
-    def _namespace(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _kubeconfig(cls, value: Any) -> Any:
+        """A path object is taken as its text; whether the files exist is checked on connect."""
         if value in (None, ""):
             return None
-        if not _DNS_LABEL.match(str(value)):
-            name = flag(info.field_name or "namespace")
-            raise ValueError(f"{name} {value!r}: not a valid namespace name (DNS label)")
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("metrics_bind_address", "health_probe_bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        parse_bind_address(value)
         return value
+
+    @field_validator("watch_namespace", "lease_namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        return check_dns_label(str(value), "namespace name")
 
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
         if value.lower() not in LOG_LEVELS:
-            raise ValueError(f"--log-level {value!r}: expected one of {', '.join(LOG_LEVELS)}")
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.lower()
 
     @model_validator(mode="after")
@@ -127,20 +107,8 @@ class ManagerOptions(BaseModel):
 
     @property
     def metrics_address(self) -> BindAddress | None:
-        return parse_bind_address(self.metrics_bind_address, "--metrics-bind-address")
+        return parse_bind_address(self.metrics_bind_address)
 
     @property
     def health_address(self) -> BindAddress | None:
-        return parse_bind_address(self.health_probe_bind_address, "--health-probe-bind-address")
-
-
-def describe_error(error: ValidationError) -> str:
-    """One line per problem, each naming the flag (for the command line's error output)."""
-    lines = []
-    for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"])
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        lines.append(
-            message if message.startswith("--") or not field else f"{flag(field)}: {message}"
-        )
-    return "\n".join(lines)
+        return parse_bind_address(self.health_probe_bind_address)

@@ -57,7 +57,7 @@ PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims", "Persist
 PODS = Resource("", "v1", "pods", "Pod")
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
-JOBS = Resource("batch", "v1", "jobs", "Job")
+BATCH_JOBS = Resource("batch", "v1", "jobs", "Job")
 INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 EVENTS = Resource("events.k8s.io", "v1", "events", "Event")

@@ -2,8 +2,8 @@
 
 Guarantees:
 - `parse_bind_address` accepts `[HOST]:PORT` (empty host = every interface, port 0 =
-  any free port) or `0` (disabled) and rejects anything else with a message naming the
-  flag;
+  any free port) or `0` (disabled) and rejects anything else with a `ValueError` saying
+  what is expected (the caller names the setting);
 - `HttpServer.start()` returns once the socket listens and `port` is the bound port;
   `stop()` closes the listener and waits for open requests to finish (aiohttp's grace).
 """
@@ -24,7 +24,7 @@ class BindAddress:
     port: int
 
 
-def parse_bind_address(value: str, flag: str) -> BindAddress | None:
+def parse_bind_address(value: str) -> BindAddress | None:
     """`:8080` -> every interface, port 8080; `127.0.0.1:0` -> a free port; `0` -> None."""
     text = value.strip()
     if text == "0":
@@ -32,8 +32,7 @@ def parse_bind_address(value: str, flag: str) -> BindAddress | None:
     host, separator, port_text = text.rpartition(":")
     if not separator or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(
-            f"{flag} {value!r}: expected [HOST]:PORT (e.g. ':8080' or '127.0.0.1:8080') "
-            "or '0' to disable"
+            "expected [HOST]:PORT (e.g. ':8080' or '127.0.0.1:8080') or '0' to disable"
         )
     host = host.strip("[]")
     return BindAddress(host or None, int(port_text))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_operator.api.crd import KINDS
+from odoo_operator.api.crd import CRD_KINDS
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.kubectl import kubectl
 
@@ -19,7 +19,7 @@ def installed_crds(control_plane: ControlPlane) -> Path:
     """Apply the committed chart CRDs (what users install) and wait until Established."""
     kubeconfig = control_plane.kubeconfig
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(CHART_CRDS))
-    for kind in KINDS:
+    for kind in CRD_KINDS:
         kubectl(
             kubeconfig,
             "wait",

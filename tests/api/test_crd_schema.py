@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from odoo_operator.api.base import ApiModel, Resource
-from odoo_operator.api.crd import KINDS, all_crds, openapi_schema, rendered_files, structural
+from odoo_operator.api.base import ApiModel, CustomResource
+from odoo_operator.api.crd import CRD_KINDS, all_crds, openapi_schema, rendered_files, structural
 
 CRDS = {crd["spec"]["names"]["kind"]: crd for crd in all_crds()}
 
@@ -130,14 +130,14 @@ def test_subresources_and_printer_columns() -> None:
 
 def test_output_is_deterministic() -> None:
     assert rendered_files() == rendered_files()
-    assert len(KINDS) == len(rendered_files()) == 5
+    assert len(CRD_KINDS) == len(rendered_files()) == 5
 
 
 class _Union(ApiModel):
     value: int | bool = Field(description="Neither integer-or-string nor optional.")
 
 
-class _Bad(Resource):
+class _Bad(CustomResource):
     KIND = "Bad"
     PLURAL = "bads"
     spec: _Union = Field(description="s")

@@ -15,7 +15,7 @@ from kubernetes_asyncio.client import (
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from odoo_operator.api.base import GROUP, VERSION
-from odoo_operator.api.crd import KINDS
+from odoo_operator.api.crd import CRD_KINDS
 from tests.kubectl import kubectl, kubectl_explain, kubectl_json
 
 pytestmark = pytest.mark.usefixtures("installed_crds")
@@ -81,7 +81,7 @@ def rejection(error: ApiException) -> tuple[int, str]:
 
 async def test_every_crd_is_established_with_its_short_name(api_client: ApiClient) -> None:
     api = ApiextensionsV1Api(api_client)
-    for kind in KINDS:
+    for kind in CRD_KINDS:
         crd = await api.read_custom_resource_definition(kind.name, _request_timeout=TIMEOUT)
         conditions = {c.type: c.status for c in crd.status.conditions}
         assert conditions.get("Established") == "True", kind.name
@@ -241,7 +241,7 @@ async def test_kubectl_get_shows_the_printer_columns(
     table = kubectl(installed_crds, "get", "odoo", "-n", namespace).stdout.splitlines()
     assert table[0].split() == ["NAME", "IMAGE", "REPLICAS", "PHASE", "URL", "AGE"]
     assert table[1].split()[:5] == ["shop", "odoo:17.0", "1", "Running", "https://shop.example.com"]
-    for kind in KINDS[1:]:
+    for kind in CRD_KINDS[1:]:
         header = kubectl(installed_crds, "get", kind.short_names[0], "-n", namespace).stderr
         assert "No resources found" in header  # the short name resolves to the kind
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from odoo_operator.generated import CHART_CRDS, ROOT, generators
+from odoo_operator.docgen.files import CHART_CRDS, ROOT, generators
 
 
 @pytest.mark.parametrize("relative", sorted(generators()))
 def test_committed_file_matches_its_generator(relative: str) -> None:
     path = ROOT / relative
-    assert path.exists(), f"{relative} is missing: run python -m odoo_operator.generated"
+    assert path.exists(), f"{relative} is missing: run python -m odoo_operator.docgen"
     assert path.read_text() == generators()[relative](), (
-        f"{relative} is stale: run python -m odoo_operator.generated"
+        f"{relative} is stale: run python -m odoo_operator.docgen"
     )
 
 

@@ -11,8 +11,13 @@ from pydantic import ValidationError
 from odoo_operator.api import KINDS, KINDS_BY_PLURAL, InstancePhase, JobPhase, OdooInstance
 from odoo_operator.api.base import ApiModel
 from odoo_operator.api.instance import Environment, OdooInstanceSpec, StrategyType
-from odoo_operator.api.jobs import BackupFormat, OdooInitJob, OdooRestoreJob, RestoreSourceType
-from odoo_operator.reference import _nested_model
+from odoo_operator.api.job_resources import (
+    BackupFormat,
+    OdooInitJob,
+    OdooRestoreJob,
+    RestoreSourceType,
+)
+from odoo_operator.docgen.reference import _nested_model
 from tests.api.examples import EXAMPLES, example
 
 

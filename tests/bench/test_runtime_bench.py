@@ -31,6 +31,7 @@ from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.resources import CONFIG_MAPS
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.controlplane import ControlPlane
+from tests.runtime.helpers import sample, total
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTS = 10_000
@@ -88,8 +89,10 @@ async def until(condition: Callable[[], bool], state: Callable[[], str], limit: 
 
 async def measure_events(plane: ControlPlane) -> dict[str, float]:
     configure_logging("text", "warning")  # debug lines would cost more than the work
-    client = await connect(plane.kubeconfig, RuntimeMetrics(process_metrics=False))
-    informers = SharedInformers(client)
+    metrics = RuntimeMetrics(process_metrics=False)
+    client = await connect(plane.kubeconfig, metrics)
+    informers = SharedInformers(client, metrics=metrics)
+    scope = {"resource": "configmaps", "namespace": NAMESPACE}
     reconciler = Counting()
     controller = Controller("bench", reconciler, informers, namespace=NAMESPACE)
     controller.for_(CONFIG_MAPS)
@@ -117,7 +120,10 @@ async def measure_events(plane: ControlPlane) -> dict[str, float]:
         )
         await until(
             lambda: len(reconciler.seen) == UPDATES and controller.queue.idle(),
-            lambda: f"{len(reconciler.seen)} reconciled, restarts {informer.watch_restarts}",
+            lambda: (
+                f"{len(reconciler.seen)} reconciled, "
+                f"restarts {total(metrics.registry, 'informer_watch_restarts_total', **scope)}"
+            ),
             600,
         )
         done, cpu_used = time.time(), time.process_time() - cpu
@@ -126,7 +132,8 @@ async def measure_events(plane: ControlPlane) -> dict[str, float]:
         results["watch_events_per_second"] = UPDATES / (done - written["started"])
         results["watch_lag_seconds"] = done - written["finished"]
         results["watch_events_per_cpu_second"] = UPDATES / cpu_used
-        results["relists_during_the_run"] = informer.lists - 1
+        lists = sample(metrics.registry, "informer_lists_total", **scope)
+        results["relists_during_the_run"] = lists - 1
     finally:
         await controller.stop(5)
         await informers.stop()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from odoo_operator.api.crd import rendered_files
 from odoo_operator.cli import main
-from odoo_operator.generated import CHART_CRDS, ROOT
+from odoo_operator.docgen.files import CHART_CRDS, ROOT
 
 # `state-machine` (lead) and `job` (job runner) join this list when they are merged.
 COMMANDS = ("run", "crds", "sandbox", "state-machine", "job")

@@ -1,10 +1,13 @@
-"""Small helpers for the runtime tests: waiting for conditions, recording handler calls."""
+"""Small helpers for the runtime tests: waiting for conditions, recording handler calls,
+reading counters from a metrics registry (what an operator sees, not test-only state)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry
 
 from odoo_operator.runtime.objects import KubeObject
 
@@ -30,6 +33,22 @@ async def eventually_equal(
         if time.monotonic() - started > within:
             raise AssertionError(f"expected {expected!r}, got {value!r} after {within:.0f}s")
         await asyncio.sleep(0.1)
+
+
+def sample(registry: CollectorRegistry, metric: str, /, **labels: str) -> float:
+    """The value of the sample `metric` with exactly `labels`; 0 when it was never counted."""
+    value = registry.get_sample_value(metric, labels)
+    return 0.0 if value is None else value
+
+
+def total(registry: CollectorRegistry, metric: str, /, **labels: str) -> float:
+    """The sum of the samples `metric` whose labels include `labels` (e.g. over every result)."""
+    return sum(
+        found.value
+        for family in registry.collect()
+        for found in family.samples
+        if found.name == metric and labels.items() <= found.labels.items()
+    )
 
 
 class RecordingHandler:

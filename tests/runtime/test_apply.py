@@ -14,6 +14,7 @@ from odoo_operator.runtime.client import ApiError, KubeClient
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import freeze, strip_managed_fields
 from odoo_operator.runtime.resources import CONFIG_MAPS, Resource
+from tests.runtime.helpers import sample
 from tests.testbed.crd import GROUP, widget_crd
 
 CRDS = Resource(
@@ -42,7 +43,7 @@ async def cached(kube: KubeClient, namespace: str, name: str = "applied") -> Any
 async def test_apply_creates_then_skips_then_writes_only_real_changes(
     kube: KubeClient, metrics: RuntimeMetrics, namespace: str
 ) -> None:
-    applier = Applier(kube)
+    applier = Applier(kube, metrics=metrics)
     created = await applier.apply(CONFIG_MAPS, desired(namespace, a="1", b="2"), None)
     assert created.written
     assert created.object["data"] == {"a": "1", "b": "2"}  # the 201 answer, parsed
@@ -77,6 +78,13 @@ async def test_apply_creates_then_skips_then_writes_only_real_changes(
     assert not (await applier.apply(CONFIG_MAPS, desired(namespace, a="1"), current)).written
     assert metrics.write_requests() == writes
     assert current["metadata"]["annotations"][APPLIED_HASH_ANNOTATION]
+    counted = {
+        result: sample(
+            metrics.registry, "applier_applies_total", resource="configmaps", result=result
+        )
+        for result in ("sent", "skipped")
+    }
+    assert counted == {"sent": 3, "skipped": 2}
 
 
 async def test_apply_rejects_bodies_it_cannot_send(kube: KubeClient, namespace: str) -> None:
@@ -107,7 +115,7 @@ async def test_apply_status_on_a_custom_resource(
                 await asyncio.sleep(0.2)
 
     await asyncio.wait_for(established(), 30)
-    applier = Applier(kube)
+    applier = Applier(kube, metrics=metrics)
     body = {
         "apiVersion": f"{GROUP}/v1",
         "kind": kind,
@@ -125,6 +133,8 @@ async def test_apply_status_on_a_custom_resource(
     writes = metrics.write_requests()
     assert not (await applier.apply_status(widgets, status, written.object)).written
     assert metrics.write_requests() == writes
+    status_applies = {"resource": f"{widgets}/status", "result": "skipped"}
+    assert sample(metrics.registry, "applier_applies_total", **status_applies) == 1
 
 
 JSON = st.recursive(

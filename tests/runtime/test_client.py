@@ -63,7 +63,7 @@ async def test_kubeconfig_flag_then_env_then_in_cluster(
 
 async def test_missing_configuration_is_a_clear_error(tmp_path: Path) -> None:
     metrics = RuntimeMetrics(process_metrics=False)
-    with pytest.raises(ClientConfigError, match=r"--kubeconfig .*no such file"):
+    with pytest.raises(ClientConfigError, match=r"^kubeconfig .*nope: no such file"):
         await connect(tmp_path / "nope", metrics, environ={})
     with pytest.raises(ClientConfigError, match="KUBECONFIG="):
         await connect(None, metrics, environ={"KUBECONFIG": str(tmp_path / "nope")})
@@ -74,6 +74,20 @@ async def test_missing_configuration_is_a_clear_error(tmp_path: Path) -> None:
     env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "1"}
     with pytest.raises(ClientConfigError, match="in-cluster"):
         await connect(None, metrics, environ=env, service_account_dir=account)
+
+
+async def test_a_kubeconfig_argument_may_list_several_paths(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """As in KUBECONFIG (and so `--kubeconfig`, whose environment variable it is)."""
+    paths = f"{tmp_path / 'missing'}:{control_plane.kubeconfig}"
+    client = await connect(paths, RuntimeMetrics(process_metrics=False), environ={})
+    try:
+        assert client.source is not None
+        assert client.source.detail == paths
+        await client.list(NAMESPACES)
+    finally:
+        await client.close()
 
 
 async def test_every_request_is_counted_with_code_and_method(

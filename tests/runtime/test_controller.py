@@ -21,7 +21,7 @@ from odoo_operator.runtime import (
     TerminalError,
 )
 from odoo_operator.runtime.client import KubeClient
-from odoo_operator.runtime.controller import Controller
+from odoo_operator.runtime.controller import Controller, NoPrimaryKind
 from odoo_operator.runtime.informers import SharedInformers
 from odoo_operator.runtime.logs import configure_logging
 from odoo_operator.runtime.metrics import RuntimeMetrics
@@ -29,12 +29,7 @@ from odoo_operator.runtime.objects import KubeObject
 from odoo_operator.runtime.resources import CONFIG_MAPS
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.runtime import toy
-from tests.runtime.helpers import eventually
-
-
-def sample(metrics: RuntimeMetrics, metric: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(metric, labels)
-    return 0.0 if value is None else value
+from tests.runtime.helpers import eventually, sample, total
 
 
 class Scripted:
@@ -73,6 +68,7 @@ async def test_results_done_requeue_error_terminal(
 ) -> None:
     reconciler = Scripted()
     controller = Controller("scripted", reconciler, SharedInformers(kube), metrics=metrics)
+    controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
     started.append(controller)
     controller.start()
     for name in ("done-1", "requeue-1", "fail-1", "terminal-1", "crash-1"):
@@ -101,7 +97,7 @@ async def test_results_done_requeue_error_terminal(
     assert controller.workers_alive()
     assert (
         sample(
-            metrics,
+            metrics.registry,
             "controller_runtime_reconcile_total",
             controller="scripted",
             result="requeue_after",
@@ -109,10 +105,22 @@ async def test_results_done_requeue_error_terminal(
         == 2
     )
     assert (
-        sample(metrics, "controller_runtime_terminal_reconcile_errors_total", controller="scripted")
+        sample(
+            metrics.registry,
+            "controller_runtime_terminal_reconcile_errors_total",
+            controller="scripted",
+        )
         == 1
     )
-    assert sample(metrics, "workqueue_retries_total", name="scripted") >= 3 + 1
+    assert sample(metrics.registry, "workqueue_retries_total", name="scripted") >= 3 + 1
+
+
+async def test_a_controller_without_a_primary_kind_refuses_to_start(kube: KubeClient) -> None:
+    controller = Controller("orphan", Scripted(), SharedInformers(kube))
+    controller.watches(CONFIG_MAPS, lambda obj: [])
+    with pytest.raises(NoPrimaryKind, match=r"'orphan' has no primary kind: call \.for_"):
+        controller.start()
+    assert not controller.workers_alive()
 
 
 class Tracking:
@@ -143,6 +151,7 @@ async def test_n_workers_and_never_one_key_twice_at_once(
 ) -> None:
     reconciler = Tracking()
     controller = Controller("tracking", reconciler, SharedInformers(kube), workers=4)
+    controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
     started.append(controller)
     controller.start()
     for name in "abcdef":
@@ -172,6 +181,7 @@ async def test_every_reconcile_logs_with_its_context(
     configure_logging("json", "info", stream=stream)
     try:
         controller = Controller("chatty", Chatty(), SharedInformers(kube))
+        controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
         started.append(controller)
         controller.start()
         controller.enqueue(ObjectKey("ns-1", "one"))
@@ -238,20 +248,22 @@ async def test_owns_and_watches_map_events_to_the_right_keys(
         target = (obj.get("data") or {}).get("target")
         return [ObjectKey(obj["metadata"]["namespace"], target)] if target else []
 
-    toy_manager.controller("watching", Watching()).watches(CONFIG_MAPS, target_of)
+    toy_manager.controller("watching", Watching()).for_(CONFIG_MAPS).watches(CONFIG_MAPS, target_of)
     task = await running(toy_manager)
     try:
         await kube.create(CONFIG_MAPS, config_map(namespace, "src", {"toy": "source"}, k="v"))
         lister = toy_manager.lister(CONFIG_MAPS)
-        await eventually(lambda: lister.get("src-mirror", namespace) is not None, what="mirror")
+        await eventually(
+            lambda: lister.get(ObjectKey(namespace, "src-mirror")) is not None, what="mirror"
+        )
         # owns: deleting the child reconciles its owner, which writes it again (a new
         # object: another uid; it can come back faster than a poll sees it gone).
-        first = lister.get("src-mirror", namespace)
+        first = lister.get(ObjectKey(namespace, "src-mirror"))
         assert first is not None
         await kube.delete(CONFIG_MAPS, "src-mirror", namespace)
 
         def rewritten() -> bool:
-            mirror = lister.get("src-mirror", namespace)
+            mirror = lister.get(ObjectKey(namespace, "src-mirror"))
             return mirror is not None and mirror["metadata"]["uid"] != first["metadata"]["uid"]
 
         await eventually(rewritten, what="mirror written again")
@@ -296,8 +308,13 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
         await eventually(converged, within=60, what="settled")
         metrics = toy_manager.metrics
         writes_before = metrics.write_requests()
-        reconciles_before = controller.reconciles
-        skipped_before = toy_manager.applier.skipped
+        registry = metrics.registry
+        reconciles_before = total(
+            registry, "controller_runtime_reconcile_total", controller="mirror"
+        )
+        skipped_before = sample(
+            registry, "applier_applies_total", resource="configmaps", result="skipped"
+        )
         server_before = await mirror_versions(kube, namespace)
 
         steady_start = time.monotonic()
@@ -306,13 +323,18 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
             informer.resync()  # every object delivered again: every source reconciled
             informer.restart_watch()  # and a forced reconnect for good measure
         await eventually(
-            lambda: controller.reconciles >= reconciles_before + 200, what="resync reconciled"
+            lambda: (
+                total(registry, "controller_runtime_reconcile_total", controller="mirror")
+                >= reconciles_before + 200
+            ),
+            what="resync reconciled",
         )
         await asyncio.sleep(max(0.0, 60 - (time.monotonic() - steady_start)))
         await eventually(converged, what="idle after the resync")
 
         assert time.monotonic() - steady_start >= 60
-        assert toy_manager.applier.skipped >= skipped_before + 100
+        skipped = sample(registry, "applier_applies_total", resource="configmaps", result="skipped")
+        assert skipped >= skipped_before + 100
         assert metrics.write_requests() == writes_before
         assert await mirror_versions(kube, namespace) == server_before
         assert reconciler.identity == toy_manager.identity

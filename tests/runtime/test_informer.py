@@ -11,9 +11,9 @@ import pytest
 from odoo_operator.runtime.client import KubeClient
 from odoo_operator.runtime.informer import Informer, InformerOptions
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.objects import thaw
+from odoo_operator.runtime.objects import ObjectKey, thaw
 from odoo_operator.runtime.resources import CONFIG_MAPS
-from tests.runtime.helpers import RecordingHandler, eventually
+from tests.runtime.helpers import RecordingHandler, eventually, sample
 
 
 def config_map(namespace: str, name: str, **data: str) -> dict[str, object]:
@@ -42,12 +42,14 @@ async def test_create_update_delete_arrive_in_order(
     await kube.create(CONFIG_MAPS, config_map(namespace, "cm", k="1"))
     await kube.merge_patch(CONFIG_MAPS, "cm", {"data": {"k": "2"}}, namespace)
     await kube.merge_patch(CONFIG_MAPS, "cm", {"data": {"k": "3"}}, namespace)
-    await eventually(lambda: informer.lister.get("cm", namespace) is not None, what="cached")
-    cached = informer.lister.get("cm", namespace)
+    await eventually(
+        lambda: informer.lister.get(ObjectKey(namespace, "cm")) is not None, what="cached"
+    )
+    cached = informer.lister.get(ObjectKey(namespace, "cm"))
     await kube.delete(CONFIG_MAPS, "cm", namespace)
     await eventually(lambda: ("delete", "cm") in handler.events, what="delete seen")
     assert handler.of("cm") == ["add", "update", "update", "delete"]
-    assert informer.lister.get("cm", namespace) is None
+    assert informer.lister.get(ObjectKey(namespace, "cm")) is None
     # What was cached: no managedFields, read-only, and kind/apiVersion filled in.
     assert cached is not None
     assert "managedFields" not in cached["metadata"]
@@ -135,7 +137,9 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
     try:
         assert await informer.wait_for_sync(30)
         await kube.create(CONFIG_MAPS, config_map(namespace, "own"))
-        await eventually(lambda: informer.lister.get("own", namespace) is not None, what="own")
+        await eventually(
+            lambda: informer.lister.get(ObjectKey(namespace, "own")) is not None, what="own"
+        )
         elsewhere = f"moves-the-store-{namespace}"
         first = await kube.create(CONFIG_MAPS, config_map("default", elsewhere))
         first_version = int(first["metadata"]["resourceVersion"])
@@ -152,18 +156,21 @@ async def test_watch_asks_for_bookmarks_and_follows_them(
             within=60,
             what="a bookmark carrying a version written in another namespace",
         )
-        assert informer.bookmarks >= 1
-        closed_before = informer.watch_restarts.get("closed", 0)
+        registry, scope = metrics.registry, {"resource": "configmaps", "namespace": namespace}
+        assert sample(registry, "informer_bookmarks_total", **scope) >= 1
+        closed = {**scope, "reason": "closed"}
+        closed_before = sample(registry, "informer_watch_restarts_total", **closed)
         await eventually(
-            lambda: informer.watch_restarts.get("closed", 0) > closed_before,
+            lambda: sample(registry, "informer_watch_restarts_total", **closed) > closed_before,
             what="stream end + reopen",
         )
         await kube.create(CONFIG_MAPS, config_map(namespace, "after-reopen"))
         await eventually(
-            lambda: informer.lister.get("after-reopen", namespace) is not None,
+            lambda: informer.lister.get(ObjectKey(namespace, "after-reopen")) is not None,
             what="event after the stream was reopened",
         )
-        assert informer.lists == 1  # reopened from the last version, not relisted
+        # reopened from the last version, not relisted
+        assert sample(registry, "informer_lists_total", **scope) == 1
     finally:
         for running in (writer, task):
             if running is not None:

@@ -18,9 +18,10 @@ import pytest
 from odoo_operator.runtime.client import KubeClient, connect
 from odoo_operator.runtime.informer import Informer, InformerOptions
 from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.runtime.objects import ObjectKey
 from odoo_operator.runtime.resources import CONFIG_MAPS, NAMESPACES
 from odoo_operator.sandbox.controlplane import ControlPlane
-from tests.runtime.helpers import RecordingHandler, eventually
+from tests.runtime.helpers import RecordingHandler, eventually, sample
 from tests.runtime.tcpproxy import TcpProxy
 
 
@@ -57,6 +58,20 @@ def cache_state(informer: Informer, namespace: str) -> dict[str, str]:
         o["metadata"]["name"]: o["metadata"]["resourceVersion"]
         for o in informer.lister.list(namespace)
     }
+
+
+def count(informer: Informer, metric: str, **labels: str) -> float:
+    """A counter of `informer`, read from the registry it reports to."""
+    assert informer.metrics is not None
+    scope = {"resource": str(informer.resource), "namespace": informer.scope}
+    return sample(informer.metrics.registry, metric, **scope, **labels)
+
+
+def informer_on(client: KubeClient, namespace: str, **options: float | tuple[int, int]) -> Informer:
+    metrics = RuntimeMetrics(process_metrics=False)
+    return Informer(
+        client, CONFIG_MAPS, namespace, options=InformerOptions(**options), metrics=metrics
+    )
 
 
 class Running:
@@ -105,10 +120,10 @@ async def test_relists_after_compaction_and_reports_vanished_objects(
 ) -> None:
     await seed(direct, plane_namespace, "a", "b", "c")
     client = await connect(proxied_kubeconfig, RuntimeMetrics(process_metrics=False))
-    informer = Informer(client, CONFIG_MAPS, plane_namespace)
+    informer = informer_on(client, plane_namespace)
     try:
         async with Running(informer) as running:
-            assert informer.lists == 1
+            assert count(informer, "informer_lists_total") == 1
             # Disconnect the informer, change things behind its back, compact etcd,
             # then let it reconnect from its (now compacted) resourceVersion.
             proxy.refuse = True
@@ -117,8 +132,8 @@ async def test_relists_after_compaction_and_reports_vanished_objects(
             runtime_plane.etcd.compact()
             proxy.refuse = False
             await assert_caught_up(informer, direct, plane_namespace)
-            assert informer.watch_restarts.get("gone", 0) >= 1, informer.watch_restarts
-            assert informer.lists >= 2
+            assert count(informer, "informer_watch_restarts_total", reason="gone") >= 1
+            assert count(informer, "informer_lists_total") >= 2
             assert running.handler.of("b")[-1] == "delete"  # vanished while away
             assert running.handler.of("created-meanwhile") == ["add"]
             assert running.handler.of("a")[-1] == "update"
@@ -131,7 +146,7 @@ async def test_catches_up_after_the_apiserver_is_killed_and_restarted(
 ) -> None:
     await seed(direct, plane_namespace, "a", "b")
     client = await connect(runtime_plane.kubeconfig, RuntimeMetrics(process_metrics=False))
-    informer = Informer(client, CONFIG_MAPS, plane_namespace)
+    informer = informer_on(client, plane_namespace)
     try:
         async with Running(informer) as running:
             runtime_plane.kill_apiserver()
@@ -141,7 +156,7 @@ async def test_catches_up_after_the_apiserver_is_killed_and_restarted(
             runtime_plane.start_apiserver()
             await make_changes(direct, plane_namespace)
             await assert_caught_up(informer, direct, plane_namespace)
-            assert informer.watch_restarts.get("error", 0) >= 1, informer.watch_restarts
+            assert count(informer, "informer_watch_restarts_total", reason="error") >= 1
             assert running.handler.of("b")[-1] == "delete"
             assert running.handler.of("created-meanwhile") == ["add"]
     finally:
@@ -153,18 +168,19 @@ async def test_watchdog_reopens_a_stream_that_went_silent(
 ) -> None:
     client = await connect(proxied_kubeconfig, RuntimeMetrics(process_metrics=False))
     # Long server timeout: only the watchdog can notice the stall within the test.
-    options = InformerOptions(watchdog_timeout=2.0, watch_timeout_range=(600, 600))
-    informer = Informer(client, CONFIG_MAPS, plane_namespace, options=options)
+    informer = informer_on(
+        client, plane_namespace, watchdog_timeout=2.0, watch_timeout_range=(600, 600)
+    )
     try:
         async with Running(informer):
             proxy.stall()  # every open connection goes silent; new ones work
             await seed(direct, plane_namespace, "during-stall")
             waited = await eventually(
-                lambda: informer.lister.get("during-stall", plane_namespace) is not None,
+                lambda: informer.lister.get(ObjectKey(plane_namespace, "during-stall")) is not None,
                 within=60,
                 what="the change made during the stall",
             )
-            assert informer.watch_restarts.get("watchdog", 0) >= 1, informer.watch_restarts
+            assert count(informer, "informer_watch_restarts_total", reason="watchdog") >= 1
             assert waited < 30
     finally:
         await client.close()
@@ -175,7 +191,7 @@ async def test_backs_off_while_connections_fail_then_recovers(
 ) -> None:
     await seed(direct, plane_namespace, "a", "b")
     client = await connect(proxied_kubeconfig, RuntimeMetrics(process_metrics=False))
-    informer = Informer(client, CONFIG_MAPS, plane_namespace)
+    informer = informer_on(client, plane_namespace)
     try:
         async with Running(informer) as running:
             proxy.refuse = True

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_operator.runtime import (
     CacheSyncTimeout,
+    ConfigurationError,
     LeaderElectionLost,
     Manager,
     ManagerOptions,
@@ -27,7 +28,7 @@ from odoo_operator.runtime.resources import CONFIG_MAPS, LEASES
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import port_open
 from tests.runtime import toy
-from tests.runtime.helpers import eventually
+from tests.runtime.helpers import eventually, sample
 from tests.runtime.tcpproxy import TcpProxy
 
 LOCAL = "127.0.0.1:0"
@@ -37,7 +38,7 @@ def options(kubeconfig: Path, namespace: str, **overrides: object) -> ManagerOpt
     values: dict[str, object] = {
         "kubeconfig": kubeconfig,
         "watch_namespace": namespace,
-        "operator_namespace": namespace,
+        "lease_namespace": namespace,
         "leader_elect": False,
         "metrics_bind_address": LOCAL,
         "health_probe_bind_address": LOCAL,
@@ -123,6 +124,17 @@ async def test_start_fails_clearly_when_caches_do_not_sync(
     assert not port_open(health.port)  # everything started was stopped again
 
 
+async def test_a_controller_without_a_primary_kind_refuses_to_start(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    async with Manager(options(control_plane.kubeconfig, namespace)) as manager:
+        manager.controller("orphan", Failing()).watches(CONFIG_MAPS, lambda obj: [])
+        with pytest.raises(ConfigurationError, match=r"'orphan' has no primary kind: call \.for_"):
+            await asyncio.wait_for(manager.run(handle_signals=False), 30)
+        assert manager.servers
+        assert all(server.port is None for server in manager.servers)  # nothing started
+
+
 class Failing:
     async def reconcile(self, key: ObjectKey) -> Result:
         raise RuntimeError("always")
@@ -137,19 +149,34 @@ async def test_metrics_endpoint_serves_every_listed_metric_with_its_labels(
     manager = Manager(options(control_plane.kubeconfig, namespace, leader_elect=True))
     await manager.connect()
     toy.set_up(manager)
-    failing = manager.controller("failing", Failing())
+    failing = manager.controller("failing", Failing()).for_(CONFIG_MAPS)
     task = await start(manager)
     finish.append((manager, task))
     source = {"metadata": {"name": "s", "namespace": namespace, "labels": {"toy": "source"}}}
     await kube.create(CONFIG_MAPS, source)
     lister = manager.lister(CONFIG_MAPS)
-    await eventually(lambda: lister.get("s-mirror", namespace) is not None, what="mirror")
+    await eventually(
+        lambda: lister.get(ObjectKey(namespace, "s-mirror")) is not None, what="mirror"
+    )
     await eventually(failing.workers_alive, what="failing controller started")
     failing.enqueue(ObjectKey(namespace, "x"))
-    await eventually(lambda: failing.reconciles >= 2, what="a retried error")
+    registry = manager.metrics.registry
+    await eventually(
+        lambda: (
+            sample(
+                registry, "controller_runtime_reconcile_total", controller="failing", result="error"
+            )
+            >= 2
+        ),
+        what="a retried error",
+    )
     informer = manager.informer(CONFIG_MAPS)
     informer.restart_watch()
-    await eventually(lambda: informer.watch_restarts.get("forced", 0) == 1, what="a restart")
+    restarts = {"resource": "configmaps", "namespace": namespace, "reason": "forced"}
+    await eventually(
+        lambda: sample(registry, "informer_watch_restarts_total", **restarts) == 1,
+        what="a restart",
+    )
     status, text = await get(url(manager, "metrics", "/metrics"))
     assert status == 200
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]

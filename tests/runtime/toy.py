@@ -57,14 +57,14 @@ class MirrorReconciler:
         self.config_maps = manager.lister(CONFIG_MAPS)
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        source = self.config_maps.get(key.name, key.namespace)
+        source = self.config_maps.get(key)
         if source is None or (source["metadata"].get("labels") or {}).get("toy") != SOURCE:
             return DONE
         if self.delay:
             _log.info("slow reconcile started", seconds=self.delay)
             await asyncio.sleep(self.delay)
         mirror_name = f"{key.name}-mirror"
-        current = self.config_maps.get(mirror_name, key.namespace)
+        current = self.config_maps.get(ObjectKey(key.namespace, mirror_name))
         applied = await self.manager.applier.apply(
             CONFIG_MAPS, mirror_of(source, self.identity), current
         )
@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
     options = ManagerOptions(
         kubeconfig=args.kubeconfig,
         watch_namespace=args.namespace,
-        operator_namespace=args.namespace,
+        lease_namespace=args.namespace,
         identity=args.identity,
         leader_elect=not args.no_leader_elect,
         metrics_bind_address=args.metrics_bind_address,

@@ -17,7 +17,7 @@ HEADER = """\
 # OdooInstance state machine
 
 Generated from `odoo_operator/controllers/instance/table.py` by `odoo-operator
-state-machine` (or `python -m odoo_operator.generated`); do not edit by hand.
+state-machine` (or `python -m odoo_operator.docgen`); do not edit by hand.
 
 Rows are evaluated in order and the first whose phase and guard match wins; one
 transition per reconcile, then an immediate requeue. No match: the phase stays.

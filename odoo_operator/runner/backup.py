@@ -1,0 +1,256 @@
+"""`odoo-operator job backup`: pg_dump → artifact → S3 multipart upload, as one stream.
+
+Guarantees:
+- Formats: `zip` is Odoo's layout (`dump.sql` from `pg_dump --no-owner`, `manifest.json`,
+  `filestore/<files>`), restorable by Odoo's database manager; `sql` is that plain dump
+  alone; `dump` is `pg_dump --format=custom`.
+- The artifact is uploaded part by part while pg_dump runs: nothing is staged on disk and
+  memory is bounded by two parts (`s3.part_size`), whatever the database size.
+- The upload is completed only after pg_dump exited 0 and the artifact was fully written.
+  On any failure, SIGTERM included, pg_dump is stopped and the multipart upload aborted:
+  no object, and no partial object, appears under the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+
+from odoo_operator.runner import joblog
+from odoo_operator.runner.bridge import PartSink, WorkerThread
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import open_for_backup, walk
+from odoo_operator.runner.manifest import read_manifest
+from odoo_operator.runner.pgtools import (
+    ClientTool,
+    connect,
+    find_tool,
+    first_error_line,
+    require_tools,
+    server_version_num,
+    tool_environment,
+)
+from odoo_operator.runner.s3 import MultipartUpload, S3Credentials, S3Location, part_size, s3_client
+from odoo_operator.runner.zipwriter import ZipStreamWriter
+
+CHUNK = 1 << 20
+ZIP_COMPRESSION_LEVEL = 1  # fastest deflate: about 2x smaller dumps at 3x the speed of level 6
+PIPE_SIZE = 1 << 20
+FORMATS = ("zip", "sql", "dump")
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    database: str
+    format: str
+    filestore: Path | None
+    location: S3Location
+
+
+@dataclass
+class BackupReport:
+    dump_bytes: int = 0
+    files: int = 0
+    file_bytes: int = 0
+    vanished_files: int = 0
+
+
+def pg_dump_arguments(backup_format: str) -> list[str]:
+    """The database comes from PGDATABASE (see pgtools), never from the command line."""
+    arguments = ["--no-owner", "--no-password"]
+    arguments.append("--format=custom" if backup_format == "dump" else "--format=plain")
+    return arguments
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Fewer, larger reads from pg_dump; the kernel may refuse, which is fine."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
+def _read_chunks(stream: IO[bytes], report: BackupReport) -> Any:
+    while data := stream.read(CHUNK):
+        report.dump_bytes += len(data)
+        yield data
+
+
+def _pg_dump_outcome(process: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+    code = process.wait()
+    if code != 0:
+        stderr.seek(0)
+        line = first_error_line(stderr.read()[-(64 << 10) :], f"exit status {code}")
+        raise JobError(f"pg_dump failed: {line}")
+
+
+def _add_filestore(archive: ZipStreamWriter, root: Path, report: BackupReport) -> None:
+    for file in walk(root):
+        handle = open_for_backup(file)
+        if handle is None:
+            report.vanished_files += 1
+            continue
+        with handle, archive.entry(f"filestore/{file.relative}", file.mtime, file.mode) as entry:
+            while data := handle.read(CHUNK):
+                entry.write(data)
+            report.files += 1
+            report.file_bytes += entry.size
+
+
+def produce(
+    *,
+    request: BackupRequest,
+    process: subprocess.Popen[bytes],
+    stderr: IO[bytes],
+    sink: PartSink,
+    manifest: bytes | None,
+    progress: joblog.Progress,
+) -> BackupReport:
+    """Worker thread: write the whole artifact into `sink`, then flush it."""
+    report = BackupReport()
+    assert process.stdout is not None
+
+    def write(data: bytes) -> None:
+        sink.write(data)
+        progress.add(len(data))
+
+    if request.format == "zip":
+        assert manifest is not None
+        archive = ZipStreamWriter(write, ZIP_COMPRESSION_LEVEL)
+        try:
+            with archive.entry("dump.sql") as entry:
+                for data in _read_chunks(process.stdout, report):
+                    entry.write(data)
+                _pg_dump_outcome(process, stderr)
+            with archive.entry("manifest.json") as entry:
+                entry.write(manifest)
+            if request.filestore is not None:
+                _add_filestore(archive, request.filestore, report)
+            archive.close()
+        finally:
+            archive.discard()
+    else:
+        for data in _read_chunks(process.stdout, report):
+            write(data)
+        _pg_dump_outcome(process, stderr)
+    sink.close()
+    return report
+
+
+async def _prepare(request: BackupRequest, pg_dump: ClientTool) -> tuple[int, bytes | None]:
+    connection = await connect(request.database)
+    try:
+        server = await server_version_num(connection)
+        require_tools([pg_dump], server)
+        manifest = None
+        if request.format == "zip":
+            manifest = await read_manifest(connection, request.database, server)
+        return server, manifest
+    except asyncpg.PostgresError as error:
+        raise JobError(f"cannot read database {request.database!r}: {error}") from None
+    finally:
+        await connection.close()
+
+
+def _start_pg_dump(
+    pg_dump: ClientTool, request: BackupRequest, stderr: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [pg_dump.path, *pg_dump_arguments(request.format)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=tool_environment(request.database),
+    )
+    assert process.stdout is not None
+    _widen_pipe(process.stdout)
+    return process
+
+
+async def _stream(
+    request: BackupRequest,
+    pg_dump: ClientTool,
+    upload: MultipartUpload,
+    manifest: bytes | None,
+    progress: joblog.Progress,
+) -> BackupReport:
+    sink = PartSink(asyncio.get_running_loop(), upload.put_part, part_size)
+    with tempfile.TemporaryFile() as stderr:
+        process = _start_pg_dump(pg_dump, request, stderr)
+        assert process.stdout is not None
+        try:
+            worker = WorkerThread(
+                "backup",
+                lambda: produce(
+                    request=request,
+                    process=process,
+                    stderr=stderr,
+                    sink=sink,
+                    manifest=manifest,
+                    progress=progress,
+                ),
+            )
+            try:
+                return await worker.join()
+            except BaseException:
+                sink.cancel()
+                if process.poll() is None:
+                    process.kill()
+                await worker.finished()
+                raise
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+
+
+async def run_backup(request: BackupRequest, credentials: S3Credentials, log: Any) -> None:
+    pg_dump = find_tool("pg_dump")
+    server, manifest = await _prepare(request, pg_dump)
+    log.info(
+        "backup.start",
+        database=request.database,
+        format=request.format,
+        destination=str(request.location),
+        filestore=str(request.filestore) if request.filestore else None,
+        server_version_num=server,
+        pg_dump_version_num=pg_dump.version_num,
+    )
+    started = time.monotonic()
+    progress = joblog.Progress(log, "upload")
+    async with s3_client(request.location, credentials) as client:
+        upload = MultipartUpload(client, request.location)
+        await upload.start()
+        try:
+            report = await _stream(request, pg_dump, upload, manifest, progress)
+            await upload.complete()
+        except BaseException:
+            try:
+                await upload.abort()
+                log.info("backup.aborted", destination=str(request.location))
+            except JobError as error:
+                log.error("backup.abort_failed", upload_id=upload.upload_id, error=str(error))
+            raise
+    seconds = time.monotonic() - started
+    log.info(
+        "backup.done",
+        database=request.database,
+        format=request.format,
+        destination=str(request.location),
+        bytes=upload.bytes,
+        parts=upload.parts,
+        dump_bytes=report.dump_bytes,
+        files=report.files,
+        file_bytes=report.file_bytes,
+        vanished_files=report.vanished_files,
+        seconds=round(seconds, 3),
+        mib_per_second=joblog.rate(upload.bytes, seconds),
+    )

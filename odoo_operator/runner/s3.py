@@ -1,0 +1,261 @@
+"""S3 for the job runner: a multipart upload fed part by part, and a streamed download.
+
+Guarantees:
+- Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and an optional
+  AWS_SESSION_TOKEN) only, passed to the client explicitly: no credential chain, no
+  instance metadata lookups, nothing read from disk.
+- An upload becomes visible under its key only by `complete()`; `abort()` removes the
+  parts of an upload that will not be completed, so a failed backup leaves no object,
+  and no partial object, under the key (an older object under the same key stays).
+- The store rejects a part damaged on the way: over https each part carries its
+  Content-MD5; over plain http botocore signs the part's SHA-256 into the request.
+- S3 failures become a `JobError` naming the operation, bucket and key, never a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.session import get_session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from odoo_operator.runner.errors import JobError
+
+MIN_PART_SIZE = 8 << 20
+MAX_PARTS = 10000
+PARTS_PER_SIZE_STEP = 2000
+DEFAULT_REGION = "us-east-1"
+
+
+def part_size(part_number: int) -> int:
+    """Size of part `part_number` (1-based): 8 MiB, doubling every 2000 parts.
+
+    Memory holds at most two parts, so it stays at 16 MiB for artifacts up to 16 GiB;
+    10000 parts then reach about 500 GiB.
+    """
+    return MIN_PART_SIZE << ((part_number - 1) // PARTS_PER_SIZE_STEP)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+    endpoint: str | None = None
+    region: str = DEFAULT_REGION
+    insecure: bool = False
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> S3Credentials:
+        access = os.environ.get("AWS_ACCESS_KEY_ID", "")
+        secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+        missing = [
+            name
+            for name, value in (("AWS_ACCESS_KEY_ID", access), ("AWS_SECRET_ACCESS_KEY", secret))
+            if not value
+        ]
+        if missing:
+            raise JobError(f"S3 credentials missing: set {' and '.join(missing)}")
+        return cls(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+def describe(error: Exception, action: str, location: S3Location) -> JobError:
+    """A one-line JobError for an S3 failure."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = details.get("Code", "error")
+        message = details.get("Message") or ""
+        return JobError(f"S3 {action} of {location} failed: {code} {message}".strip())
+    return JobError(f"S3 {action} of {location} failed: {error}")
+
+
+@asynccontextmanager
+async def s3_client(location: S3Location, credentials: S3Credentials) -> AsyncIterator[Any]:
+    config = Config(
+        region_name=location.region,
+        signature_version="s3v4",
+        connect_timeout=15,
+        read_timeout=120,
+        retries={"max_attempts": 3, "mode": "standard"},
+        # Content-MD5 on each part is checked by every S3 implementation; the newer
+        # default checksums are not understood by all S3-compatible stores.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=location.endpoint,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token,
+        verify=not location.insecure,
+        config=config,
+    ) as client:
+        yield client
+
+
+class PartBody(io.RawIOBase):
+    """A part's bytes as a seekable stream, so the HTTP client sends it in small chunks.
+
+    Given plain bytes (or a BytesIO) the HTTP stack makes a full copy of the part; a
+    stream read chunk by chunk keeps memory at the part itself.
+    """
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = min(max(base[whence] + offset, 0), len(self._view))
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._view[self._position : self._position + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def close(self) -> None:
+        """Let go of the part: the HTTP stack may keep this object after the request."""
+        self._view = memoryview(b"")
+        super().close()
+
+
+class MultipartUpload:
+    """One multipart upload: `start`, `put_part` in order, then `complete` or `abort`."""
+
+    def __init__(self, client: Any, location: S3Location) -> None:
+        self._client = client
+        self.location = location
+        self.upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes = 0
+        # botocore signs each payload's SHA-256 on plain http (the store checks it), and
+        # leaves payloads unsigned on https, where Content-MD5 does that job.
+        self._payload_signed = (location.endpoint or "https:").startswith("http:")
+
+    async def start(self) -> None:
+        try:
+            answer = await self._client.create_multipart_upload(
+                Bucket=self.location.bucket, Key=self.location.key
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise describe(error, "upload start", self.location) from None
+        self.upload_id = answer["UploadId"]
+
+    async def put_part(self, data: bytes | bytearray) -> None:
+        """Upload the next part; parts go one after the other, numbered in call order."""
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise JobError(f"the artifact needs more than {MAX_PARTS} S3 parts")
+        checksum = {}
+        if not self._payload_signed:
+            digest = await asyncio.to_thread(hashlib.md5, data, usedforsecurity=False)
+            checksum["ContentMD5"] = base64.b64encode(digest.digest()).decode()
+        body = PartBody(data)
+        try:
+            answer = await self._client.upload_part(
+                Bucket=self.location.bucket,
+                Key=self.location.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=body,
+                **checksum,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise describe(error, f"upload of part {number}", self.location) from None
+        finally:
+            body.close()
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.bytes += len(data)
+
+    @property
+    def parts(self) -> int:
+        return len(self._parts)
+
+    async def complete(self) -> None:
+        try:
+            await self._client.complete_multipart_upload(
+                Bucket=self.location.bucket,
+                Key=self.location.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise describe(error, "upload completion", self.location) from None
+
+    async def abort(self) -> None:
+        """Remove the uploaded parts; raises JobError if the store could not be told."""
+        if self.upload_id is None:
+            return
+        try:
+            await self._client.abort_multipart_upload(
+                Bucket=self.location.bucket, Key=self.location.key, UploadId=self.upload_id
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise describe(error, "upload abort", self.location) from None
+
+
+class S3Download:
+    """The object's bytes in order, as an async byte source."""
+
+    def __init__(self, client: Any, location: S3Location) -> None:
+        self._client = client
+        self.location = location
+        self._body: Any = None
+        self.size: int | None = None
+        self.where = str(location)
+
+    async def open(self) -> None:
+        try:
+            answer = await self._client.get_object(
+                Bucket=self.location.bucket, Key=self.location.key
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise describe(error, "download", self.location) from None
+        self._body = answer["Body"]
+        self.size = answer.get("ContentLength")
+
+    async def read(self, size: int) -> bytes:
+        try:
+            data: bytes = await self._body.read(size)
+        except Exception as error:  # botocore, aiohttp and socket errors alike
+            raise describe(error, "download", self.location) from None
+        return data
+
+    async def close(self) -> None:
+        if self._body is not None:
+            self._body.close()

@@ -1,0 +1,100 @@
+"""Backup → restore → compare, for every format, through the real CLI, PostgreSQL and S3."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from io import BytesIO
+
+import pytest
+
+from tests.runner.conftest import World, make_filestore, tree_fingerprint
+
+
+@pytest.mark.parametrize("fmt", ["zip", "sql", "dump"])
+def test_backup_then_restore_into_another_database_is_identical(world: World, fmt: str) -> None:
+    source = world.create_odoo_database(f"source_{fmt}")
+    filestore = make_filestore(world.tmp / "filestore" / source)
+    key = f"backups/{source}.{fmt}"
+    extra = ["--filestore", str(filestore)] if fmt == "zip" else []
+
+    backed_up = world.backup(source, key, fmt, *extra)
+    assert backed_up.code == 0, backed_up.stderr
+    assert backed_up.stderr == ""
+    assert world.keys() == [key]
+    assert world.pending_uploads() == []
+
+    target = f"restored_{fmt}"
+    target_filestore = world.tmp / "restored" / target
+    target_filestore.parent.mkdir()
+    extra = ["--filestore", str(target_filestore)] if fmt == "zip" else []
+    restored = world.restore(target, key, fmt, *extra)
+    assert restored.code == 0, restored.stderr
+    assert restored.stderr == ""
+
+    assert world.table_fingerprint(target) == world.table_fingerprint(source)
+    if fmt == "zip":
+        assert tree_fingerprint(target_filestore) == tree_fingerprint(filestore)
+        owners = {(p.stat().st_uid, p.stat().st_gid) for p in target_filestore.rglob("*")}
+        assert owners == {(100, 101)}
+    assert world.leftovers(target_filestore) == []
+
+
+def test_zip_holds_odoo_layout_and_manifest(world: World) -> None:
+    source = world.create_odoo_database("layout")
+    filestore = make_filestore(world.tmp / "fs")
+    assert world.backup(source, "b.zip", "zip", "--filestore", str(filestore)).code == 0
+
+    with zipfile.ZipFile(BytesIO(world.get("b.zip"))) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+        dump = archive.read("dump.sql")
+    assert names[:2] == ["dump.sql", "manifest.json"]
+    assert {n for n in names[2:]} == {f"filestore/{p}" for p in tree_fingerprint(filestore)}
+    assert manifest == {
+        "odoo_dump": "1",
+        "db_name": "layout",
+        "version": "17.0",
+        "version_info": [17, 0, 0, "final", 0, ""],
+        "major_version": "17.0",
+        "pg_version": "15.0",
+        "modules": {"base": "17.0.1.3", "sale": "17.0.1.2", "web": "17.0.1.0"},
+    }
+    assert dump.startswith(b"--\n-- PostgreSQL database dump")
+    assert b"OWNER TO" not in dump  # pg_dump --no-owner, as Odoo's dump_db
+
+
+def test_restore_over_an_existing_database_replaces_it_and_its_filestore(world: World) -> None:
+    source = world.create_odoo_database("new_data")
+    source_files = make_filestore(world.tmp / "source-fs")
+    assert world.backup(source, "b.zip", "zip", "--filestore", str(source_files)).code == 0
+
+    target = world.create_odoo_database("live")
+    world.role_sql(target, "CREATE TABLE only_in_old (x int); DELETE FROM res_users;")
+    live_files = world.tmp / "data" / "filestore" / target
+    live_files.mkdir(parents=True)
+    (live_files / "old-only").write_bytes(b"old")
+    world.role_sql(target, "SELECT 1")  # a session on the target is ended by the swap
+
+    restored = world.restore(target, "b.zip", "zip", "--filestore", str(live_files))
+    assert restored.code == 0, restored.stderr
+    assert world.table_fingerprint(target) == world.table_fingerprint(source)
+    assert tree_fingerprint(live_files) == tree_fingerprint(source_files)
+    assert world.leftovers(live_files) == []
+    allowed = "SELECT datallowconn FROM pg_database WHERE datname = current_database()"
+    assert world.admin_sql(allowed, target) == "t"
+
+
+def test_a_zip_without_filestore_keeps_the_current_filestore(world: World) -> None:
+    source = world.create_odoo_database("db_only")
+    assert world.backup(source, "db-only.zip", "zip", "--no-filestore").code == 0
+    target = world.create_odoo_database("keeps_files")
+    files = make_filestore(world.tmp / "fs" / target)
+    before = tree_fingerprint(files, detailed=True)
+
+    result = world.restore(target, "db-only.zip", "zip", "--filestore", str(files))
+    assert result.code == 0, result.stderr
+    assert world.table_fingerprint(target) == world.table_fingerprint(source)
+    assert tree_fingerprint(files, detailed=True) == before
+    assert "the archive holds no filestore; the current filestore is kept" in result.stdout
+    assert world.leftovers(files) == []
