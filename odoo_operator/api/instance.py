@@ -21,6 +21,7 @@ from odoo_operator.api.base import (
     Resource,
     WebhookSpec,
 )
+from odoo_operator.api.database_names import PG_IDENTIFIER_MAX_BYTES, PG_IDENTIFIER_PATTERN
 from odoo_operator.api.kubernetes_types import (
     Affinity,
     EnvFromSources,
@@ -31,7 +32,6 @@ from odoo_operator.api.kubernetes_types import (
 )
 
 HEALTH_PATH = "/web/health"
-PG_IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class Environment(StrEnum):
@@ -89,7 +89,7 @@ class DatabaseSpec(ApiModel):
         default=None,
         description="Database name (default odoo_<uid>, written on first reconcile). "
         "Immutable once set.",
-        max_length=63,
+        max_length=PG_IDENTIFIER_MAX_BYTES,
         pattern=PG_IDENTIFIER_PATTERN,
     )
 
