@@ -1,19 +1,22 @@
 """The operator process behind `odoo-operator run`, given its checked settings.
 
 It maps the settings onto the runtime's `ManagerOptions` and runs the manager until
-SIGTERM/SIGINT: metrics and health servers, informers, leader election. No controllers
-are registered yet; the OdooInstance and job reconcilers plug in through `_set_up`.
+SIGTERM/SIGINT: metrics, health and webhook servers, informers, leader election. No
+controllers are registered yet; the OdooInstance and job reconcilers plug in through
+`_set_up`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import structlog
 
 from odoo_operator.config import OperatorSettings
 from odoo_operator.runtime.manager import Manager, run_manager
 from odoo_operator.runtime.options import RUN_FLAGS, ManagerOptions
+from odoo_operator.webhook.server import add_webhook
 
 log = structlog.get_logger("odoo_operator.app")
 
@@ -29,5 +32,6 @@ async def serve(settings: OperatorSettings) -> int:
 
     def _set_up(manager: Manager) -> None:
         log.info("starting", **settings.as_dict())
+        add_webhook(manager, settings.webhook_port, Path(settings.webhook_cert_dir))
 
     return await run_manager(manager_options(settings), _set_up)

@@ -220,9 +220,9 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
     ),
     _flag(
         "--webhook-port",
-        "HTTPS port of the validating admission webhook.",
+        "HTTPS port of the validating admission webhook (0: no webhook).",
         default=9443,
-        type=click.IntRange(1, 65535),
+        type=click.IntRange(0, 65535),
     ),
     _flag(
         "--webhook-cert-dir",
