@@ -177,7 +177,7 @@ def test_json_that_is_not_the_kubernetes_type_names_flag_and_path(
         (["--default-storage-size", "2GB"], "--default-storage-size"),
         (["--metrics-bind-address", "8080"], "--metrics-bind-address"),
         (["--health-probe-bind-address", "host:port"], "--health-probe-bind-address"),
-        (["--webhook-port", "0"], "--webhook-port"),
+        (["--webhook-port", "65536"], "--webhook-port"),
         (["--job-history-limit", "-1"], "--job-history-limit"),
         (["--max-concurrent-reconciles", "0"], "--max-concurrent-reconciles"),
         (["--log-format", "xml"], "--log-format"),
@@ -210,6 +210,8 @@ def _running(*args: str, kubeconfig: Path) -> Iterator[tuple[subprocess.Popen[st
             metrics,
             "--health-probe-bind-address",
             health,
+            "--webhook-port",
+            "0",  # no certificate here; tests/webhook serve it
             *args,
         ],
         stdout=subprocess.PIPE,
