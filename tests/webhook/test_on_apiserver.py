@@ -276,5 +276,5 @@ def test_admissions_are_counted_by_kind_and_result(webhook_operator: WebhookOper
     with urllib.request.urlopen(op.metrics, timeout=10) as response:  # noqa: S310 - loopback
         scraped = response.read().decode()
     for result in ("allowed", "denied"):
-        sample = f'odoo_operator_webhook_admissions_total{{kind="OdooRestoreJob",result="{result}"}}'
-        assert sample in scraped
+        labels = f'kind="OdooRestoreJob",result="{result}"'
+        assert f"odoo_operator_webhook_admissions_total{{{labels}}}" in scraped
