@@ -161,9 +161,14 @@ def test_the_webhooks_are_the_ones_the_code_serves(render: Render) -> None:
     expected = webhooks(lambda path: {"service": {"path": path}})
     assert _comparable(configuration["webhooks"]) == _comparable(expected)
     service = find(manifests, "Service", "odoo-operator-webhook")
+    (port,) = service["spec"]["ports"]
     for hook in configuration["webhooks"]:
         assert hook["clientConfig"]["service"]["name"] == service["metadata"]["name"]
-        assert hook["clientConfig"]["service"]["port"] == 443
+        assert hook["clientConfig"]["service"]["port"] == port["port"]
+    container = find(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    named = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert named[port["targetPort"]] == 9443
+    assert "--webhook-port=9443" in container["args"]
     annotation = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
     certificate = find(manifests, "Certificate", "odoo-operator-webhook-cert")
     assert annotation == "odoo-operator/odoo-operator-webhook-cert"
