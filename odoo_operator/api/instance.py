@@ -29,9 +29,9 @@ from odoo_operator.api.kubernetes_types import (
     ResourceRequirements,
     Tolerations,
 )
+from odoo_operator.database_names import PG_IDENTIFIER_MAX_BYTES, PG_IDENTIFIER_PATTERN
 
 HEALTH_PATH = "/web/health"
-PG_IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class Environment(StrEnum):
@@ -89,7 +89,7 @@ class DatabaseSpec(ApiModel):
         default=None,
         description="Database name (default odoo_<uid>, written on first reconcile). "
         "Immutable once set.",
-        max_length=63,
+        max_length=PG_IDENTIFIER_MAX_BYTES,
         pattern=PG_IDENTIFIER_PATTERN,
     )
 

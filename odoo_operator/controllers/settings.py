@@ -58,7 +58,9 @@ class OperatorSettings(BaseModel):
         ge=0, description="finished job resources kept per instance and kind"
     )
     operator_image: str | None = Field(description="image the backup and restore Jobs run")
-    webhook_port: int = Field(ge=1, le=65535, description="HTTPS port of the admission webhook")
+    webhook_port: int = Field(
+        ge=0, le=65535, description="HTTPS port of the admission webhook; 0: none"
+    )
     webhook_cert_dir: Path = Field(description="directory holding tls.crt and tls.key")
 
     @field_validator("postgres_clusters_secret")

@@ -206,7 +206,7 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag(
         "--webhook-port",
-        "HTTPS port of the validating admission webhook.",
+        "HTTPS port of the validating admission webhook (0: no webhook).",
         default=9443,
         type=int,
         setting="webhook_port",

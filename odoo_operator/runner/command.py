@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 import click
 
+from odoo_operator import database_names
 from odoo_operator.runner import joblog
 from odoo_operator.runner.backup import BackupRequest, run_backup
 from odoo_operator.runner.errors import JobError
@@ -31,14 +32,12 @@ from odoo_operator.runner.odoo_source import check_url
 from odoo_operator.runner.pgtools import check_database_name
 from odoo_operator.runner.restore import OdooSource, RestoreRequest, run_restore
 from odoo_operator.runner.s3 import DEFAULT_REGION, S3Credentials, S3Location
-from odoo_operator.runner.swap import RESERVED_PREFIXES
 
 FORMATS = ("zip", "sql", "dump")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 MAX_KEY_BYTES = 1024
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-_PROTECTED_DATABASES = ("postgres", "template0", "template1")
 
 
 class _OneLineCommand(click.Command):
@@ -256,7 +255,7 @@ def restore(
     """
     try:
         check_database_name(database)
-        if database in _PROTECTED_DATABASES or database.startswith(RESERVED_PREFIXES):
+        if database_names.is_reserved(database):
             raise JobError(f"--database {database!r} is reserved; refusing to restore over it")
         if filestore is not None and backup_format != "zip":
             raise JobError(f"--filestore applies to --format zip only, not {backup_format}")

@@ -39,13 +39,11 @@ from typing import Any
 
 import asyncpg
 
+from odoo_operator.database_names import RESTORE_PREVIOUS_PREFIX, RESTORE_TEMPORARY_PREFIX
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.filestore import DIRECTORY_MODE, ODOO_GID, ODOO_UID
 from odoo_operator.runner.pgtools import quote_identifier
 
-TEMPORARY_PREFIX = "odoo_restore_"
-PREVIOUS_PREFIX = "odoo_previous_"
-RESERVED_PREFIXES = (TEMPORARY_PREFIX, PREVIOUS_PREFIX)
 _ATTEMPT = re.compile(r"^[0-9a-f]{8}$")
 _RENAME_TRIES = 10
 FORCE_DROP_SINCE = 130000  # DROP DATABASE ... WITH (FORCE) exists from PostgreSQL 13
@@ -63,11 +61,11 @@ class RestorePlan:
 
     @property
     def temporary_database(self) -> str:
-        return f"{TEMPORARY_PREFIX}{target_hash(self.target)}_{self.attempt}"
+        return f"{RESTORE_TEMPORARY_PREFIX}{target_hash(self.target)}_{self.attempt}"
 
     @property
     def previous_database(self) -> str:
-        return f"{PREVIOUS_PREFIX}{target_hash(self.target)}_{self.attempt}"
+        return f"{RESTORE_PREVIOUS_PREFIX}{target_hash(self.target)}_{self.attempt}"
 
     def _sibling(self, kind: str) -> Path:
         assert self.filestore is not None
@@ -246,8 +244,8 @@ async def _leftover_attempts(admin: Admin, target: str, filestore: Path | None) 
     attempts: set[str] = set()
     rows = await admin.connection.fetch(
         "SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2",
-        f"{TEMPORARY_PREFIX}{prefix_hash}\\_%",
-        f"{PREVIOUS_PREFIX}{prefix_hash}\\_%",
+        f"{RESTORE_TEMPORARY_PREFIX}{prefix_hash}\\_%",
+        f"{RESTORE_PREVIOUS_PREFIX}{prefix_hash}\\_%",
     )
     for row in rows:
         attempts.add(row["datname"].rsplit("_", 1)[1])

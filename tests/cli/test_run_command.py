@@ -209,7 +209,7 @@ def test_json_that_is_not_the_kubernetes_type_names_flag_and_path(
         ),
         (["--metrics-bind-address", "8080"], "--metrics-bind-address", "'8080': expected"),
         (["--health-probe-bind-address", "host:port"], "--health-probe-bind-address", "expected"),
-        (["--webhook-port", "0"], "--webhook-port", "0: Input should be greater than"),
+        (["--webhook-port", "65536"], "--webhook-port", "65536: Input should be less than"),
         (["--job-history-limit", "-1"], "--job-history-limit", "greater than or equal to 0"),
         (["--max-concurrent-reconciles", "0"], "--max-concurrent-reconciles", "greater than"),
         (["--max-concurrent-reconciles", "many"], "--max-concurrent-reconciles", "not a valid"),
@@ -268,6 +268,7 @@ async def test_serve_registers_the_controllers_then_runs_the_manager(
 ) -> None:
     """`serve` hands a connected manager and the settings to `controllers.setup`, then runs."""
     options, settings = defaults()
+    settings = settings.model_copy(update={"webhook_port": 0})  # no certificate here
     options = options.model_copy(
         update={
             "kubeconfig": str(control_plane.kubeconfig),
@@ -309,6 +310,8 @@ def _running(*args: str, kubeconfig: Path) -> Iterator[tuple[subprocess.Popen[st
             metrics,
             "--health-probe-bind-address",
             health,
+            "--webhook-port",
+            "0",  # no certificate here; tests/webhook serve it
             *args,
         ],
         stdout=subprocess.PIPE,

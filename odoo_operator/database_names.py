@@ -1,0 +1,43 @@
+"""Which PostgreSQL database names an OdooInstance may use: one rule, two users.
+
+The restore runner (`odoo-operator job restore`) names its temporary and previous
+databases with the prefixes below and refuses to restore over them or over
+PostgreSQL's own databases; the admission webhook refuses `spec.database.name` values
+the runner would refuse. Both import this module, so the two can never disagree.
+
+A leaf at the package's top: it imports only the standard library, so the runner (which
+must stay light inside Job pods) uses it without loading pydantic, the models or the
+Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Letters, digits and underscores, not starting with a digit: valid quoted or unquoted.
+PG_IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PG_IDENTIFIER_MAX_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
+
+RESTORE_TEMPORARY_PREFIX = "odoo_restore_"
+RESTORE_PREVIOUS_PREFIX = "odoo_previous_"
+RESERVED_PREFIXES = (RESTORE_TEMPORARY_PREFIX, RESTORE_PREVIOUS_PREFIX)
+PROTECTED_DATABASES = ("postgres", "template0", "template1")
+
+
+def is_reserved(name: str) -> bool:
+    """True for PostgreSQL's own databases and the restore runner's working names."""
+    return name in PROTECTED_DATABASES or name.startswith(RESERVED_PREFIXES)
+
+
+def database_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an instance's database, or None when it can."""
+    if len(name.encode()) > PG_IDENTIFIER_MAX_BYTES:
+        return f"longer than {PG_IDENTIFIER_MAX_BYTES} bytes"
+    if not re.fullmatch(PG_IDENTIFIER_PATTERN, name):
+        return "not a valid PostgreSQL identifier (letters, digits, _; not starting with a digit)"
+    if name in PROTECTED_DATABASES:
+        return "reserved: PostgreSQL's own database"
+    if name.startswith(RESERVED_PREFIXES):
+        prefixes = " or ".join(RESERVED_PREFIXES)
+        return f"reserved: names starting with {prefixes} are the restore runner's working names"
+    return None
