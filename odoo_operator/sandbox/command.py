@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from odoo_operator.sandbox.apiserver_build import BuildError
 from odoo_operator.sandbox.assets import AssetsMissing, find_assets
+from odoo_operator.sandbox.kubernetes_build import BuildError
 from odoo_operator.sandbox.process import ProcessError
 from odoo_operator.sandbox.runner import OPTIONAL_PARTS, Sandbox
 
