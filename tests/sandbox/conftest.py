@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.resources import NAMESPACES, Resource
 from tests.conftest import Cluster
+from tests.kubectl import KUBECTL
 
 WAIT = 90.0
 
@@ -92,6 +94,30 @@ async def wait_for(
     return until.last
 
 
+async def log_line(
+    kubeconfig: Path, namespace: str, pod: str, text: str, *, within: float = WAIT
+) -> str:
+    """Follow the pod's log (`kubectl logs -f`) until a line holds `text`; return that line."""
+    follow = await asyncio.create_subprocess_exec(
+        *(KUBECTL, f"--kubeconfig={kubeconfig}", "-n", namespace, "logs", "-f", pod),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert follow.stdout is not None
+    try:
+        async with asyncio.timeout(within):
+            while line := (await follow.stdout.readline()).decode():
+                if text in line:
+                    return line
+    except TimeoutError:
+        pass
+    finally:
+        if follow.returncode is None:
+            follow.kill()
+        await follow.wait()
+    raise AssertionError(f"no line with {text!r} in the log of {namespace}/{pod}")
+
+
 def gone(obj: KubeObject | None) -> bool:
     return obj is None
 
@@ -142,11 +168,17 @@ def job_body(name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[s
     }
 
 
-def python_container(cluster: Cluster, name: str, code: str, **extra: Any) -> dict[str, Any]:
-    """A container of the operator image that runs a Python snippet for real."""
+def python_container(
+    cluster: Cluster, name: str, code: str, *args: str, **extra: Any
+) -> dict[str, Any]:
+    """A container of the operator image that runs a Python snippet for real.
+
+    Container paths must reach the snippet as `args` (or env values): those are
+    translated to host directories, the snippet's own text is not.
+    """
     return {
         "name": name,
         "image": cluster.operator_image,
-        "command": ["python3", "-c", code],
+        "command": ["python3", "-c", code, *args],
         **extra,
     }

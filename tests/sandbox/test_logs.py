@@ -16,7 +16,7 @@ WAITING_PRINTER = (
     "import os, sys, time\n"
     "for n in (1, 2, 3): print('line', n, flush=True)\n"
     "print('to stderr', file=sys.stderr, flush=True)\n"
-    "while not os.path.exists('/data/go'): time.sleep(0.05)\n"
+    "while not os.path.exists(sys.argv[1]): time.sleep(0.05)\n"
     "print('last', flush=True)\n"
 )
 
@@ -29,9 +29,8 @@ async def _read_line(process: asyncio.subprocess.Process, within: float = 30) ->
 
 async def test_logs_follow_tail_and_timestamps(cluster: Cluster, kube: KubeClient, ns: str) -> None:
     data = await _claim_dir(cluster, kube, ns, "data")
-    container = python_container(
-        cluster, "main", WAITING_PRINTER, volumeMounts=[{"name": "data", "mountPath": "/data"}]
-    )
+    mount = [{"name": "data", "mountPath": "/data"}]
+    container = python_container(cluster, "main", WAITING_PRINTER, "/data/go", volumeMounts=mount)
     pod = pod_body("printer", [container])
     pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     await kube.create(PODS, pod, ns)

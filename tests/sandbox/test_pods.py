@@ -22,9 +22,9 @@ from tests.sandbox.conftest import (
     gone,
     job_body,
     job_condition,
+    log_line,
     phase_is,
     pod_body,
-    pod_ready,
     python_container,
     wait_for,
 )
@@ -88,19 +88,18 @@ async def test_deleted_pod_gets_sigterm_and_its_process_is_gone(
     code = (
         "import signal, sys, time\n"
         "def stop(*_):\n"
-        "    open('/data/stopped', 'w').write('SIGTERM')\n"
+        "    open(sys.argv[1], 'w').write('SIGTERM')\n"
         "    sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, stop)\n"
         f"print('{marker}', flush=True)\n"
         "while True: time.sleep(1)\n"
     )
-    container = python_container(
-        cluster, "main", code, volumeMounts=[{"name": "data", "mountPath": "/data"}]
-    )
+    mount = [{"name": "data", "mountPath": "/data"}]
+    container = python_container(cluster, "main", code, "/data/stopped", volumeMounts=mount)
     pod = pod_body("sleeper", [container], restart_policy="Always")
     pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     await kube.create(PODS, pod, ns)
-    await wait_for(kube, PODS, ObjectKey(ns, "sleeper"), pod_ready, "ready")
+    await log_line(cluster.kubeconfig, ns, "sleeper", marker)  # printed once it handles SIGTERM
     (pid,) = _pids_running(cluster, marker)
     await kube.delete(PODS, "sleeper", ns)
     await wait_for(kube, PODS, ObjectKey(ns, "sleeper"), gone, "deleted")
@@ -116,10 +115,10 @@ async def test_container_waits_for_its_secret_then_runs_with_its_environment(
     )
     code = (
         "import json, os, stat\n"
-        "mode = oct(stat.S_IMODE(os.stat('/conf/settings.ini').st_mode))\n"
+        "mode = oct(stat.S_IMODE(os.stat(os.environ['CONF']).st_mode))\n"
         "keys = ['POD', 'NAMESPACE', 'CFG_MODE', 'URL', 'TOKEN']\n"
         "print(json.dumps({k: os.environ.get(k) for k in keys} | {'mode': mode, "
-        "'seen': open('/conf/settings.ini').read(), 'home': os.environ['HOME'] == os.getcwd()}))\n"
+        "'seen': open(os.environ['CONF']).read(), 'home': os.environ['HOME'] == os.getcwd()}))\n"
     )
     container = python_container(
         cluster,
@@ -130,6 +129,7 @@ async def test_container_waits_for_its_secret_then_runs_with_its_environment(
             {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             {"name": "URL", "value": "http://$(POD).$(NAMESPACE)"},
+            {"name": "CONF", "value": "/conf/settings.ini"},
             {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}},
         ],
         volumeMounts=[{"name": "conf", "mountPath": "/conf"}],
@@ -174,13 +174,13 @@ async def test_container_waits_for_its_secret_then_runs_with_its_environment(
 async def test_init_containers_run_first_and_share_an_empty_dir(
     cluster: Cluster, kube: KubeClient, ns: str
 ) -> None:
-    write = "open('/work/note', 'w').write('from init')"
-    read = "print(open('/work/note').read())"
+    write = "import sys; open(sys.argv[1], 'w').write('from init')"
+    read = "import sys; print(open(sys.argv[1]).read())"
     mount = [{"name": "work", "mountPath": "/work"}]
-    pod = pod_body("ordered", [python_container(cluster, "main", read, volumeMounts=mount)])
-    pod["spec"]["initContainers"] = [
-        python_container(cluster, "prepare", write, volumeMounts=mount)
-    ]
+    main = python_container(cluster, "main", read, "/work/note", volumeMounts=mount)
+    prepare = python_container(cluster, "prepare", write, "/work/note", volumeMounts=mount)
+    pod = pod_body("ordered", [main])
+    pod["spec"]["initContainers"] = [prepare]
     pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
     await kube.create(PODS, pod, ns)
     done = await wait_for(kube, PODS, ObjectKey(ns, "ordered"), phase_is("Succeeded"), "done")
@@ -200,15 +200,15 @@ async def test_on_failure_restarts_and_previous_logs(
     """The first run fails, the second (after the kubelet's 10 s back-off) succeeds."""
     code = (
         "import os, sys\n"
-        "first = not os.path.exists('/work/ran')\n"
-        "open('/work/ran', 'w').close()\n"
+        "first = not os.path.exists(sys.argv[1])\n"
+        "open(sys.argv[1], 'w').close()\n"
         "print('run', 'one' if first else 'two', flush=True)\n"
         "sys.exit(1 if first else 0)\n"
     )
     mount = [{"name": "work", "mountPath": "/work"}]
     pod = pod_body(
         "retry",
-        [python_container(cluster, "main", code, volumeMounts=mount)],
+        [python_container(cluster, "main", code, "/work/ran", volumeMounts=mount)],
         restart_policy="OnFailure",
     )
     pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]

@@ -9,7 +9,14 @@ from odoo_operator.runtime.resources import JOBS, PODS
 from odoo_operator.sandbox.postgres import PostgresServer
 from tests.conftest import Cluster
 from tests.kubectl import kubectl
-from tests.sandbox.conftest import container_status, phase_is, pod_body, pod_ready, wait_for
+from tests.sandbox.conftest import (
+    container_status,
+    log_line,
+    phase_is,
+    pod_body,
+    pod_ready,
+    wait_for,
+)
 from tests.sandbox.test_backup_job import ODOO_IMAGE, create_instance_world, odoo_job, run_job
 
 
@@ -110,5 +117,5 @@ async def test_web_pods_become_ready_unless_told_not_to(
     assert not pod_ready(stuck)
     assert container_status(stuck, "odoo")["ready"] is False
     assert "running" in container_status(stuck, "odoo")["state"]
-    log = kubectl(cluster.kubeconfig, "-n", ns, "logs", "fine").stdout
-    assert "simulated Odoo: web server for database 'unused' running" in log
+    line = "simulated Odoo: web server for database 'unused' running"
+    await log_line(cluster.kubeconfig, ns, "fine", line)

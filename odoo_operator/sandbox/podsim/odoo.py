@@ -12,7 +12,7 @@ operator runs:
   installed modules' `latest_version` (and install `-i` ones); exit 0;
 - `odoo neutralize -d DB`: set `database.is_neutralized` to 'True'; exit 0;
 - `odoo ...` (web, or cron with `--no-http`): say it serves, open no port, run until
-  SIGTERM, exit 0.
+  SIGTERM, exit 0 (no odoo.conf needed: it never connects).
 
 Connection settings come from the odoo.conf (`-c`, else `$ODOO_RC`, else
 `/etc/odoo/odoo.conf`, translated through the mounts): `db_host`, `db_port`, `db_user`,
@@ -168,9 +168,15 @@ def _failing(step: str) -> bool:
     return step in wanted
 
 
-async def _serve(command: OdooCommand, settings: Settings) -> None:
+async def _serve(command: OdooCommand, mounts: Mapping[str, str]) -> None:
+    """Run until SIGTERM; a server needs no odoo.conf to be up (nor does Odoo's /web/health)."""
     role = "cron worker" if "--no-http" in command.flags else "web server"
-    say(f"{role} for database {settings.database!r} running (no Odoo here: no port is opened)")
+    try:
+        database = load_settings(command, mounts).database
+    except SimulationError as error:
+        say(f"{error}; serving all the same")
+        database = command.options.get("database", "")
+    say(f"{role} for database {database!r} running (no Odoo here: no port is opened)")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -180,23 +186,25 @@ async def _serve(command: OdooCommand, settings: Settings) -> None:
 
 
 async def simulate(command: OdooCommand, image: str, mounts: Mapping[str, str]) -> None:
-    settings = load_settings(command, mounts)
     install = command.modules("init")
     update = command.modules("update")
-    step = "neutralize" if command.subcommand == "neutralize" else "upgrade" if update else "init"
-    if (install or update or command.subcommand == "neutralize") and _failing(step):
-        raise SimulationError(f"failing on purpose ({FAIL_VARIABLE} includes {step})")
-    if not settings.database and (install or update or command.one_shot):
-        raise SimulationError("no database: give -d or db_name in odoo.conf")
-    database = Database(settings, series_of(image), say)
-    if command.subcommand == "neutralize":
-        await database.neutralize()
-    elif update:
-        await database.upgrade(update, install)
-    elif install:
-        await database.install(install)
+    neutralize = command.subcommand == "neutralize"
+    if install or update or neutralize:
+        step = "neutralize" if neutralize else "upgrade" if update else "init"
+        if _failing(step):
+            raise SimulationError(f"failing on purpose ({FAIL_VARIABLE} includes {step})")
+        settings = load_settings(command, mounts)
+        if not settings.database:
+            raise SimulationError("no database: give -d or db_name in odoo.conf")
+        database = Database(settings, series_of(image), say)
+        if neutralize:
+            await database.neutralize()
+        elif update:
+            await database.upgrade(update, install)
+        else:
+            await database.install(install)
     if not command.one_shot:
-        await _serve(command, settings)
+        await _serve(command, mounts)
 
 
 def shown(words: Sequence[str]) -> str:

@@ -18,7 +18,9 @@ Guarantees:
   change, and only when it differs from what was last written;
 - a pod marked for deletion has its containers stopped (SIGTERM, SIGKILL after the
   deletion grace period), its final status written, and is then deleted with grace 0
-  (guarded by its uid); its directory (volumes and logs) is removed when it is gone.
+  (guarded by its uid); its directory (volumes and logs) is removed when it is gone. A
+  pod removed without us (`--force --grace-period=0`) gets 2 s;
+- a failed API call is retried after a back-off, as the kubelet retries a pod's sync.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ _log = structlog.get_logger(__name__)
 
 DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_GRACE = 30
+FORCED_GRACE = 2.0  # for containers of a pod that vanished from the API
+RETRY_INITIAL, RETRY_CAP = 0.5, 30.0
 BACKOFF_INITIAL = 10.0
 BACKOFF_CAP = 300.0
 UNREADY_VARIABLE = "SANDBOX_UNREADY"
@@ -135,13 +139,9 @@ class PodWorker:
     # -- the worker loop ------------------------------------------------------------
 
     async def run(self) -> None:
-        """Until the pod is gone (or is another node's); then nothing of it is left.
-
-        A failed API call is retried after a back-off (0.5 s doubling to 30 s), as the
-        kubelet retries a pod's sync.
-        """
+        """Until the pod is gone (or is another node's); then nothing of it is left."""
         log = _log.bind(pod=f"{self.namespace}/{self.name}")
-        backoff = Backoff(0.5, 30.0, reset_after=60.0)
+        backoff = Backoff(RETRY_INITIAL, RETRY_CAP, reset_after=60.0)
         gone = False
         try:
             while True:
@@ -197,7 +197,7 @@ class PodWorker:
 
     def _grace(self, pod: KubeObject | None) -> float:
         if pod is None:
-            return 2.0
+            return FORCED_GRACE
         metadata = pod.get("metadata") or {}
         grace = metadata.get("deletionGracePeriodSeconds")
         if grace is None:
@@ -224,12 +224,12 @@ class PodWorker:
         log.info("pod bound", node=self.node.node_name)
 
     async def _delete(self, pod: KubeObject, log: Any) -> None:
-        if self._deleting:
-            return
-        self._deleting = True
-        grace = self._grace(pod)
-        log.info("pod deleted; stopping its containers", grace=grace)
-        await self._stop_containers(grace)
+        """Stop the containers (once), write the final status, delete for good (retried)."""
+        if not self._deleting:
+            self._deleting = True
+            grace = self._grace(pod)
+            log.info("pod deleted; stopping its containers", grace=grace)
+            await self._stop_containers(grace)
         if self._lifecycle is not None:
             await self._report(pod)
         options = {
