@@ -31,7 +31,7 @@ from kubernetes_asyncio.config import new_client_from_config
 from odoo_operator.sandbox.assets import AssetsMissing, EnvtestAssets, find_assets
 from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
-from odoo_operator.sandbox.podsim import PodSimulator
+from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.process import pid_alive
 from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE

@@ -26,7 +26,7 @@ from kubernetes_asyncio.config import new_client_from_config
 from odoo_operator.sandbox.assets import find_assets
 from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import Authorization, ControlPlane
-from odoo_operator.sandbox.podsim import PodSimulator
+from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.s3 import S3Server
 

@@ -19,12 +19,12 @@ import pytest
 from odoo_operator.runtime import KubeObject, ObjectKey
 from odoo_operator.runtime.client import connect
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.resources import DEPLOYMENTS, JOBS, NAMESPACES
+from odoo_operator.runtime.resources import DEPLOYMENTS, NAMESPACES
 from odoo_operator.sandbox.assets import find_assets
 from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
-from odoo_operator.sandbox.podsim import PodSimulator
-from tests.sandbox.conftest import job_body, job_condition, wait_for
+from odoo_operator.sandbox.podsim.launcher import PodSimulator
+from tests.sandbox.conftest import BATCH_JOBS, job_body, job_condition, wait_for
 from tests.sandbox.test_cluster import web_deployment
 
 pytestmark = pytest.mark.bench
@@ -76,9 +76,9 @@ async def test_cluster_figures(tmp_path: Path) -> None:
                 "command": ["python3", "-c", "pass"],
             }
             began = time.monotonic()
-            await kube.create(JOBS, job_body("quick", [container]), "bench")
+            await kube.create(BATCH_JOBS, job_body("quick", [container]), "bench")
             await wait_for(
-                kube, JOBS, ObjectKey("bench", "quick"), job_condition("Complete"), "done"
+                kube, BATCH_JOBS, ObjectKey("bench", "quick"), job_condition("Complete"), "done"
             )
             figures.append(("Job (real process) -> Complete", f"{time.monotonic() - began:.1f} s"))
         finally:

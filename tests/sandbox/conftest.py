@@ -19,11 +19,15 @@ from odoo_operator.runtime import KubeClient, KubeObject, ObjectKey
 from odoo_operator.runtime.client import connect
 from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.metrics import RuntimeMetrics
+
+# The one import of the batch Job resource here (the runtime is renaming it BATCH_JOBS).
+from odoo_operator.runtime.resources import JOBS as BATCH_JOBS
 from odoo_operator.runtime.resources import NAMESPACES, Resource
 from tests.conftest import Cluster
 from tests.kubectl import KUBECTL
 
 WAIT = 90.0
+__all__ = ["BATCH_JOBS"]
 
 
 @pytest.fixture

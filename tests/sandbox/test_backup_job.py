@@ -17,12 +17,12 @@ from typing import Any
 import asyncpg
 
 from odoo_operator.runtime import KubeClient, ObjectKey
-from odoo_operator.runtime.resources import JOBS, PERSISTENT_VOLUME_CLAIMS, SECRETS
+from odoo_operator.runtime.resources import PERSISTENT_VOLUME_CLAIMS, SECRETS
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.s3 import S3Server
 from tests.conftest import Cluster
 from tests.kubectl import kubectl
-from tests.sandbox.conftest import job_body, job_condition, wait_for
+from tests.sandbox.conftest import BATCH_JOBS, job_body, job_condition, wait_for
 
 ODOO_IMAGE = "odoo:17.0"
 
@@ -100,9 +100,9 @@ def odoo_job(name: str, instance: dict[str, str], args: list[str], **container: 
 
 
 async def run_job(kube: KubeClient, ns: str, body: Any, outcome: str = "Complete") -> None:
-    await kube.create(JOBS, body, ns)
+    await kube.create(BATCH_JOBS, body, ns)
     key = ObjectKey(ns, body["metadata"]["name"])
-    await wait_for(kube, JOBS, key, job_condition(outcome), outcome)
+    await wait_for(kube, BATCH_JOBS, key, job_condition(outcome), outcome)
 
 
 async def test_backup_job_runs_the_real_runner(

@@ -9,14 +9,14 @@ from odoo_operator.runtime import KubeClient, KubeObject, ObjectKey
 from odoo_operator.runtime.resources import (
     CONFIG_MAPS,
     DEPLOYMENTS,
-    JOBS,
     NAMESPACES,
     PODS,
     Resource,
 )
-from odoo_operator.sandbox.podsim import NODE_NAME
+from odoo_operator.sandbox.podsim.launcher import NODE_NAME
 from tests.conftest import Cluster
 from tests.sandbox.conftest import (
+    BATCH_JOBS,
     container_status,
     gone,
     job_body,
@@ -145,11 +145,13 @@ async def test_finished_job_expires_after_its_ttl(
 ) -> None:
     job = job_body("quick", [python_container(cluster, "quick", "print('done')")])
     job["spec"]["ttlSecondsAfterFinished"] = 0
-    await kube.create(JOBS, job, ns)
+    await kube.create(BATCH_JOBS, job, ns)
     key = ObjectKey(ns, "quick")
     # The TTL controller deletes it at once; seeing Complete first is a race we need not win.
-    await wait_for(kube, JOBS, key, lambda j: j is None or job_condition("Complete")(j), "done")
-    await wait_for(kube, JOBS, key, gone, "removed after its TTL")
+    await wait_for(
+        kube, BATCH_JOBS, key, lambda j: j is None or job_condition("Complete")(j), "done"
+    )
+    await wait_for(kube, BATCH_JOBS, key, gone, "removed after its TTL")
     listed = await kube.list(PODS, ns, label_selector="job-name=quick")
     for pod in listed["items"]:
         await wait_for(kube, PODS, ObjectKey(ns, pod["metadata"]["name"]), gone, "collected")

@@ -9,7 +9,6 @@ from pathlib import Path
 from odoo_operator.runtime import KubeClient, ObjectKey
 from odoo_operator.runtime.resources import (
     CONFIG_MAPS,
-    JOBS,
     PERSISTENT_VOLUME_CLAIMS,
     PODS,
     SECRETS,
@@ -18,6 +17,7 @@ from odoo_operator.sandbox.process import pid_alive
 from tests.conftest import Cluster
 from tests.kubectl import kubectl
 from tests.sandbox.conftest import (
+    BATCH_JOBS,
     container_status,
     gone,
     job_body,
@@ -34,13 +34,13 @@ async def test_failing_container_fails_the_job_with_its_exit_code(
     cluster: Cluster, kube: KubeClient, ns: str
 ) -> None:
     code = "import sys; print('about to fail', flush=True); sys.exit(3)"
-    await kube.create(JOBS, job_body("fails", [python_container(cluster, "main", code)]), ns)
-    await wait_for(kube, JOBS, ObjectKey(ns, "fails"), job_condition("Failed"), "failed")
+    await kube.create(BATCH_JOBS, job_body("fails", [python_container(cluster, "main", code)]), ns)
+    await wait_for(kube, BATCH_JOBS, ObjectKey(ns, "fails"), job_condition("Failed"), "failed")
     (pod,) = (await kube.list(PODS, ns, label_selector="job-name=fails"))["items"]
     assert pod["status"]["phase"] == "Failed"
     terminated = container_status(pod, "main")["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
-    job = await kube.get(JOBS, "fails", ns)
+    job = await kube.get(BATCH_JOBS, "fails", ns)
     assert job["status"]["failed"] == 1
     log = kubectl(cluster.kubeconfig, "-n", ns, "logs", "job/fails").stdout
     assert log == "about to fail\n"

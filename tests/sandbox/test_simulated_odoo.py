@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncpg
 
 from odoo_operator.runtime import KubeClient, ObjectKey
-from odoo_operator.runtime.resources import JOBS, PODS
+from odoo_operator.runtime.resources import PODS
 from odoo_operator.sandbox.postgres import PostgresServer
 from tests.conftest import Cluster
 from tests.kubectl import kubectl
 from tests.sandbox.conftest import (
+    BATCH_JOBS,
     container_status,
     log_line,
     phase_is,
@@ -81,7 +82,7 @@ async def test_sandbox_fail_makes_init_fail_without_touching_the_database(
     assert not await _database_exists(postgres_server, database)
     log = kubectl(cluster.kubeconfig, "-n", ns, "logs", "job/init").stdout
     assert "simulated Odoo: failing on purpose (SANDBOX_FAIL includes init)" in log
-    job = await kube.get(JOBS, "init", ns)
+    job = await kube.get(BATCH_JOBS, "init", ns)
     assert [c["type"] for c in job["status"]["conditions"]] == ["Failed"]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,17 @@ def test_bad_log_parameters_name_the_parameter() -> None:
     ]:
         with pytest.raises(BadRequest, match=message):
             parse_options(query, now)
+
+
+def test_the_simulated_odoo_loads_no_kubernetes_client_nor_tls_machinery() -> None:
+    """Each simulated Odoo container is a process of its own: it must stay small."""
+    probe = (
+        "import sys\n"
+        "import odoo_operator.sandbox.podsim.odoo\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kubernetes_asyncio', 'aiohttp', 'cryptography', 'yaml')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -13,8 +13,8 @@ Deployment, ReplicaSet and Job controllers of kube-controller-manager do the res
 Modules: `launcher` (the process, seen from the sandbox and the tests), `agent` (the
 process itself), `node`, `pods`, `status`, `containers`, `env`, `volumes`, `claims`,
 `logs`, `logserver`, `odoo`, `odoo_schema`. See docs/sandbox.md for what is simulated.
+
+This file imports nothing: every simulated Odoo container is a Python process that
+imports `podsim.odoo`, and must not pay for the Kubernetes client or the launcher's
+dependencies (memory, start-up time). Import `podsim.launcher.PodSimulator`.
 """
-
-from odoo_operator.sandbox.podsim.launcher import NODE_NAME, PodSimulator
-
-__all__ = ["NODE_NAME", "PodSimulator"]
