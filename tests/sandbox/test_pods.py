@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import time
 from pathlib import Path
 
 from odoo_operator.runtime import KubeClient, ObjectKey
@@ -221,3 +223,16 @@ async def test_on_failure_restarts_and_previous_logs(
     logs = ["-n", ns, "logs", "retry"]
     assert kubectl(cluster.kubeconfig, *logs).stdout == "run two\n"
     assert kubectl(cluster.kubeconfig, *logs, "--previous").stdout == "run one\n"
+
+
+async def test_deleted_claim_takes_its_directory_along(
+    cluster: Cluster, kube: KubeClient, ns: str
+) -> None:
+    directory = await _claim_dir(cluster, kube, ns, "scratch")
+    (directory / "file").write_text("data")
+    await kube.delete(PERSISTENT_VOLUME_CLAIMS, "scratch", ns)
+    await wait_for(kube, PERSISTENT_VOLUME_CLAIMS, ObjectKey(ns, "scratch"), gone, "deleted")
+    deadline = time.monotonic() + 30  # the node removes it on the same event we just saw
+    while directory.exists():
+        assert time.monotonic() < deadline, f"{directory} outlived its claim"
+        await asyncio.sleep(0.05)
