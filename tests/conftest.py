@@ -2,6 +2,10 @@
 
 - `control_plane`: etcd + kube-apiserver (assets found or built, see docs/testbed.md);
 - `uncached_control_plane`: the same without the watch cache, for 410 Gone after compaction;
+- `cluster`: a control plane of its own with the real kube-controller-manager and the pod
+  simulator on top (operator image `odoo-operator:sandbox`): Deployments get pods that
+  become ready, Jobs run, owners' deletions cascade. Tests on `control_plane` move
+  Deployment and Job status by hand instead and must not use it;
 - `postgres_server`: a throwaway PostgreSQL with password auth;
 - `s3_server`: moto's S3 endpoint;
 - `api_client` / `namespace`: a kubernetes_asyncio client and a fresh namespace per test
@@ -16,6 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,19 +28,31 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubernetes_asyncio.config import new_client_from_config
 
-from odoo_operator.sandbox.assets import EnvtestAssets, find_assets
+from odoo_operator.sandbox.assets import AssetsMissing, EnvtestAssets, find_assets
+from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
+from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.process import pid_alive
+from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE
 from odoo_operator.sandbox.s3 import S3Server
 
 _started_pids: list[int] = []
 
 
 def _prepare_assets(config: pytest.Config) -> None:
+    """Find or build kube-apiserver and kube-controller-manager where progress is seen.
+
+    Assets without a controller manager (a `KUBEBUILDER_ASSETS` of setup-envtest) still
+    serve every test but those on `cluster`, which then fail with the reason.
+    """
     capture = config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():
         find_assets()
+        try:
+            find_assets(controller_manager=True)
+        except AssetsMissing as missing:
+            print(f"tests on the `cluster` fixture cannot run: {missing}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,6 +117,38 @@ def uncached_control_plane(
     )
     with _running(plane):
         yield plane
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A control plane that behaves like a cluster: controllers and a node run on it."""
+
+    plane: ControlPlane
+    controller_manager: ControllerManager
+    pod_simulator: PodSimulator
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.plane.kubeconfig
+
+    @property
+    def operator_image(self) -> str:
+        return self.pod_simulator.operator_image
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    assets = find_assets(controller_manager=True)
+    assert assets.kube_controller_manager is not None
+    run_dir = tmp_path_factory.mktemp("cluster")
+    plane = ControlPlane(assets, run_dir / "controlplane")
+    manager = ControllerManager(assets.kube_controller_manager, plane, plane.run_dir)
+    with _running(plane), _running(manager):
+        simulator = PodSimulator(plane, run_dir / "kubelet", SANDBOX_OPERATOR_IMAGE)
+        with _running(simulator):
+            yield Cluster(plane, manager, simulator)
 
 
 @pytest.fixture(scope="session")

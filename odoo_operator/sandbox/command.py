@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from odoo_operator.sandbox.apiserver_build import BuildError
 from odoo_operator.sandbox.assets import AssetsMissing, find_assets
+from odoo_operator.sandbox.kubernetes_build import BuildError
 from odoo_operator.sandbox.process import ProcessError
-from odoo_operator.sandbox.runner import OPTIONAL_PARTS, Sandbox
+from odoo_operator.sandbox.runner import OPTIONAL_PARTS, SANDBOX_OPERATOR_IMAGE, Sandbox
 
 READY_LINE = "sandbox ready"
 
@@ -45,14 +45,22 @@ async def _serve(sandbox: Sandbox) -> None:
     help="Leave a part out (repeatable).",
 )
 @click.option(
+    "--operator-image",
+    default=SANDBOX_OPERATOR_IMAGE,
+    show_default=True,
+    help="Containers of this image run for real on the pod simulator; others are simulated Odoo.",
+)
+@click.option(
     "--prepare-only",
     is_flag=True,
-    help="Only make sure the envtest assets exist, print their directory and exit.",
+    help="Only make sure the envtest assets (with kube-controller-manager) exist, print "
+    "their directory and exit.",
 )
 @click.option(
     "--build-assets",
     is_flag=True,
-    help="Allow building kube-apiserver from Debian sources if no assets are found.",
+    help="Allow building kube-apiserver and kube-controller-manager from Debian sources if "
+    "they are not found.",
 )
 @click.option(
     "--run-dir",
@@ -61,13 +69,16 @@ async def _serve(sandbox: Sandbox) -> None:
     help="Directory for data and logs (default: a new temporary directory).",
 )
 def sandbox(
+    *,
     kubeconfig_out: Path,
     without: tuple[str, ...],
+    operator_image: str,
     prepare_only: bool,
     build_assets: bool,
     run_dir: Path | None,
 ) -> None:
-    """Run a local Kubernetes API server, PostgreSQL and S3 endpoint, no cluster needed.
+    """Run a local Kubernetes (API server, controller manager, pod simulator), PostgreSQL
+    and S3 endpoint, no cluster needed.
 
     Prints exactly one line, `sandbox ready`, once the kubeconfig works; runs until
     SIGINT or SIGTERM, then stops every process it started. Logs and progress go to
@@ -75,7 +86,8 @@ def sandbox(
     """
     try:
         if prepare_only:
-            click.echo(str(find_assets(build=build_assets).directory))
+            assets = find_assets(build=build_assets, controller_manager=True)
+            click.echo(str(assets.directory))
             return
         directory = run_dir or Path(tempfile.mkdtemp(prefix="odoo-operator-sandbox-"))
         runner = Sandbox(
@@ -83,6 +95,7 @@ def sandbox(
             kubeconfig_out=kubeconfig_out,
             without=frozenset(without),
             build_assets=build_assets,
+            operator_image=operator_image,
         )
         # SIGTERM during start-up unwinds like Ctrl-C, so `finally` stops what started.
         signal.signal(signal.SIGTERM, signal.default_int_handler)

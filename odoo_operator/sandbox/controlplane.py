@@ -2,14 +2,18 @@
 
 This is controller-runtime's envtest done in Python: no kubelet, no controller
 manager, so nothing runs pods, collects garbage or finishes namespace deletion.
-Callers play those parts themselves (see `kubelet`).
+Callers play those parts themselves (see `kubelet`), or add the real controller
+manager (`controllermanager`) and the pod simulator (`podsim`) on top.
 
 Guarantees:
 - both servers listen on free loopback ports, log to files under the run directory,
   and are stopped by PID (`stop()`), apiserver first;
 - `start()` returns only when `/readyz` answers 200;
 - the kubeconfig written by `write_kubeconfig` works for `kubectl` and
-  `kubernetes_asyncio` alike (token auth, our CA pinned).
+  `kubernetes_asyncio` alike (token auth, our CA pinned);
+- the API server reaches kubelets (for `kubectl logs`) at a node's InternalIP, checks
+  their serving certificate against our CA and presents a client certificate of ours
+  (`pki/kubelet-client.crt`, common name `KUBELET_CLIENT_NAME`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from odoo_operator.sandbox.process import ManagedProcess
 
 Authorization = Literal["AlwaysAllow", "RBAC"]
 ADMIN_USER = "sandbox-admin"
+KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
 START_TIMEOUT = 60.0
 
 
@@ -141,10 +146,18 @@ class ControlPlane:
     def kubeconfig(self) -> Path:
         return self.run_dir / "kubeconfig"
 
+    @property
+    def pki(self) -> Path:
+        """Certificates and keys: `ca.crt`, `sa.key` (service-account signing), ..."""
+        return self.run_dir / "pki"
+
     def _write_credentials(self) -> None:
-        pki = self.run_dir / "pki"
+        pki = self.pki
         self.ca.issue_serving(["localhost", "kubernetes"], [LOOPBACK]).write(
             pki, "apiserver.crt", "apiserver.key"
+        )
+        self.ca.issue_client(KUBELET_CLIENT_NAME).write(
+            pki, "kubelet-client.crt", "kubelet-client.key"
         )
         (pki / "ca.crt").write_bytes(self.ca.cert_pem)
         sa_key = pki / "sa.key"
@@ -156,7 +169,7 @@ class ControlPlane:
         self.write_kubeconfig(self.kubeconfig)
 
     def _apiserver_argv(self) -> list[str]:
-        pki = self.run_dir / "pki"
+        pki = self.pki
         return [
             str(self.assets.kube_apiserver),
             f"--etcd-servers={self.etcd.url}",
@@ -176,6 +189,10 @@ class ControlPlane:
             f"--service-account-key-file={pki / 'sa.key'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--feature-gates=TTLAfterFinished=true",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
             f"--watch-cache={'true' if self.watch_cache else 'false'}",
         ]

@@ -134,3 +134,23 @@ def pid_alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid` (children, their children, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = list(children.get(pid, ()))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(children.get(child, ()))
+    return found

@@ -1,10 +1,11 @@
 """The sandbox: the whole system on one machine, with no cluster.
 
-`Sandbox.start()` brings up the parts in dependency order (control plane, PostgreSQL,
-S3), seeds the cluster with what an installation has (namespace `odoo-operator`, the
-clusters secret, the S3 credentials secret and bucket), and writes the kubeconfig and
-`sandbox.json`. `Sandbox.stop()` stops every process it started, in reverse order, by
-PID. Parts can be left out with `without`.
+`Sandbox.start_processes()` brings up the parts in dependency order (control plane,
+controller manager, PostgreSQL, S3, then the pod simulator, whose containers use the
+last two), `seed()` fills the cluster with what an installation has (namespace
+`odoo-operator`, the clusters secret, the S3 credentials secret and bucket) and writes
+the kubeconfig and `sandbox.json`. `Sandbox.stop()` stops every process it started, in
+reverse order, by PID. Parts can be left out with `without`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from kubernetes_asyncio.client.rest import ApiException
 from kubernetes_asyncio.config import new_client_from_config
 
 from odoo_operator.sandbox.assets import find_assets
+from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import Authorization, ControlPlane
+from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.s3 import S3Server
 
@@ -31,7 +34,9 @@ OPERATOR_NAMESPACE = "odoo-operator"
 CLUSTERS_SECRET = "postgres-clusters"  # noqa: S105 - a Secret's name
 S3_SECRET = "s3-credentials"  # noqa: S105 - a Secret's name
 BUCKET = "backups"
-OPTIONAL_PARTS = ("postgres", "s3")
+OPTIONAL_PARTS = ("controller-manager", "kubelet", "postgres", "s3")
+# The image name whose containers the pod simulator runs for real (the operator's own).
+SANDBOX_OPERATOR_IMAGE = "odoo-operator:sandbox"
 REQUEST_TIMEOUT = 30
 
 
@@ -46,9 +51,12 @@ class Sandbox:
     without: frozenset[str] = frozenset()
     authorization: Authorization = "AlwaysAllow"
     build_assets: bool = False
+    operator_image: str = SANDBOX_OPERATOR_IMAGE
     control_plane: ControlPlane | None = field(default=None, init=False)
+    controller_manager: ControllerManager | None = field(default=None, init=False)
     postgres: PostgresServer | None = field(default=None, init=False)
     s3: S3Server | None = field(default=None, init=False)
+    pod_simulator: PodSimulator | None = field(default=None, init=False)
 
     @property
     def info_path(self) -> Path:
@@ -56,17 +64,29 @@ class Sandbox:
 
     def start_processes(self) -> None:
         """Blocking: start each server and wait until it answers."""
-        assets = find_assets(build=self.build_assets)
+        with_controller_manager = "controller-manager" not in self.without
+        assets = find_assets(build=self.build_assets, controller_manager=with_controller_manager)
         self.control_plane = ControlPlane(
             assets, self.run_dir / "controlplane", authorization=self.authorization
         )
         self.control_plane.start()
+        if with_controller_manager:
+            assert assets.kube_controller_manager is not None  # asked of find_assets
+            self.controller_manager = ControllerManager(
+                assets.kube_controller_manager, self.control_plane, self.run_dir / "controlplane"
+            )
+            self.controller_manager.start()
         if "postgres" not in self.without:
             self.postgres = PostgresServer(self.run_dir / "postgres")
             self.postgres.start()
         if "s3" not in self.without:
             self.s3 = S3Server(self.run_dir / "s3")
             self.s3.start()
+        if "kubelet" not in self.without:
+            self.pod_simulator = PodSimulator(
+                self.control_plane, self.run_dir / "kubelet", self.operator_image
+            )
+            self.pod_simulator.start()
         self.control_plane.write_kubeconfig(self.kubeconfig_out)
 
     async def seed(self) -> None:
@@ -120,6 +140,10 @@ class Sandbox:
                 "password": self.postgres.password,
             },
             "s3": None if self.s3 is None else {"endpoint": self.s3.endpoint, "bucket": BUCKET},
+            "operatorImage": self.operator_image,
+            "kubelet": None
+            if self.pod_simulator is None
+            else {"node": self.pod_simulator.node_name, "endpoint": self.pod_simulator.endpoint},
             "metrics": None,
             "health": None,
             "webhook": None,
@@ -130,15 +154,26 @@ class Sandbox:
         self.info_path.write_text(json.dumps(self.info(), indent=2) + "\n")
         self.info_path.chmod(0o600)  # holds the PostgreSQL password
 
+    def _parts(
+        self,
+    ) -> list[ControlPlane | ControllerManager | PostgresServer | S3Server | PodSimulator]:
+        """The parts that were started, oldest first."""
+        parts = (
+            self.control_plane,
+            self.controller_manager,
+            self.postgres,
+            self.s3,
+            self.pod_simulator,
+        )
+        return [part for part in parts if part is not None]
+
     def pids(self) -> list[int]:
-        parts = (self.control_plane, self.postgres, self.s3)
-        return [pid for part in parts if part is not None for pid in part.pids()]
+        return [pid for part in self._parts() for pid in part.pids()]
 
     def stop(self) -> None:
         """Stop everything we started, newest first; keep the logs, drop the data."""
-        for part in (self.s3, self.postgres, self.control_plane):
-            if part is not None:
-                part.stop()
+        for part in reversed(self._parts()):
+            part.stop()
         shutil.rmtree(self.run_dir / "controlplane" / "etcd-data", ignore_errors=True)
         print(f"sandbox stopped; logs in {self.run_dir}", file=sys.stderr, flush=True)
 

@@ -13,15 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from odoo_operator.sandbox import apiserver_build, assets
+from odoo_operator.sandbox import assets, kubernetes_build
 
 
-def _fake_apiserver(directory: Path, version: str) -> Path:
+def _fake_binary(directory: Path, version: str, name: str = "kube-apiserver") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    binary = directory / "kube-apiserver"
+    binary = directory / name
     binary.write_text(f"#!/bin/sh\necho 'Kubernetes v{version}'\n")
     binary.chmod(0o755)
     return binary
+
+
+def _fake_apiserver(directory: Path, version: str) -> Path:
+    return _fake_binary(directory, version)
+
+
+def _fake_controller_manager(directory: Path, version: str) -> Path:
+    return _fake_binary(directory, version, "kube-controller-manager")
 
 
 @pytest.fixture
@@ -76,15 +84,24 @@ def test_build_permission(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert assets.build_allowed(explicit=False)
 
 
+def _record_builds(monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -> list[tuple[str, ...]]:
+    """Replace the real build by one that writes stand-in binaries and records its call."""
+    builds: list[tuple[str, ...]] = []
+
+    def fake_build(
+        binaries: tuple[str, ...], target_dir: Path, work_dir: Path, progress: object
+    ) -> None:
+        builds.append(tuple(binaries))
+        time.sleep(pause)  # long enough for the second thread to reach the lock
+        for binary in binaries:
+            _fake_binary(target_dir, assets.ENVTEST_VERSION, binary)
+
+    monkeypatch.setattr(kubernetes_build, "build", fake_build)
+    return builds
+
+
 def test_concurrent_runs_build_once(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    builds: list[Path] = []
-
-    def slow_build(target: Path, work_dir: Path, progress: apiserver_build.Progress) -> None:
-        builds.append(target)
-        time.sleep(1.0)
-        _fake_apiserver(target.parent, assets.ENVTEST_VERSION)
-
-    monkeypatch.setattr(apiserver_build, "build_kube_apiserver", slow_build)
+    builds = _record_builds(monkeypatch, pause=1.0)
     results: list[assets.EnvtestAssets] = []
     threads = [
         threading.Thread(target=lambda: results.append(assets.find_assets(build=True)))
@@ -94,5 +111,55 @@ def test_concurrent_runs_build_once(isolated: Path, monkeypatch: pytest.MonkeyPa
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(builds) == 1
+    assert builds == [("kube-apiserver", "kube-controller-manager")]
     assert [r.directory for r in results] == [assets.cache_dir()] * 2
+    assert [r.kube_controller_manager for r in results] == [
+        assets.cache_dir() / "kube-controller-manager"
+    ] * 2
+
+
+def test_cache_without_controller_manager_builds_only_it(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = _record_builds(monkeypatch)
+    apiserver = _fake_apiserver(assets.cache_dir(), assets.ENVTEST_VERSION)
+    before = apiserver.stat().st_mtime_ns
+    assert assets.find_assets().kube_controller_manager is None  # not asked for: no build
+    found = assets.find_assets(build=True, controller_manager=True)
+    assert builds == [("kube-controller-manager",)]
+    assert found.kube_controller_manager == assets.cache_dir() / "kube-controller-manager"
+    assert apiserver.stat().st_mtime_ns == before
+    assert assets.find_assets(controller_manager=True) == found  # cached from now on
+    assert len(builds) == 1
+
+
+def test_controller_manager_of_another_version_does_not_count(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = _record_builds(monkeypatch)
+    _fake_apiserver(assets.cache_dir(), assets.ENVTEST_VERSION)
+    _fake_controller_manager(assets.cache_dir(), "1.19.0")
+    assert assets.find_assets().kube_controller_manager is None
+    found = assets.find_assets(build=True, controller_manager=True)
+    assert builds == [("kube-controller-manager",)]
+    assert found.kube_controller_manager is not None
+
+
+def test_kubebuilder_assets_without_controller_manager_is_a_clear_error(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = _record_builds(monkeypatch)
+    _fake_apiserver(isolated / "kb", "1.27.1")
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(isolated / "kb"))
+    with pytest.raises(assets.AssetsMissing) as missing:
+        assets.find_assets(build=True, controller_manager=True)
+    assert str(missing.value) == (
+        f"{isolated / 'kb'} (KUBEBUILDER_ASSETS or setup-envtest) holds kube-apiserver v1.27.1 "
+        "but no kube-controller-manager of the same version; put one of that version next "
+        "to it, or leave the controller manager out "
+        "(--without controller-manager)"
+    )
+    assert builds == []
+    _fake_controller_manager(isolated / "kb", "1.27.1")
+    found = assets.find_assets(controller_manager=True)
+    assert found.kube_controller_manager == isolated / "kb" / "kube-controller-manager"

@@ -1,4 +1,8 @@
-"""`odoo-operator sandbox` end to end: ready line, kubectl works, SIGTERM leaves nothing."""
+"""`odoo-operator sandbox` end to end: ready line, kubectl works, SIGTERM leaves nothing.
+
+"Nothing" includes the containers the pod simulator runs: the check covers every
+process below the sandbox, not only its direct children.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from odoo_operator.sandbox.assets import EnvtestAssets
-from odoo_operator.sandbox.process import pid_alive
+from odoo_operator.sandbox.process import descendants, pid_alive
 from tests.kubectl import kubectl
 
 ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
@@ -81,22 +85,36 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
         info = json.loads((kubeconfig.parent / "sandbox.json").read_text())
         assert info["kubeconfig"] == str(kubeconfig.resolve())
         assert info["s3"]["bucket"] == "backups"
+        assert info["kubelet"]["node"] == "sandbox-node"
+        node = kubectl(kubeconfig, "get", "node", "sandbox-node", "-o",
+                       "jsonpath={.status.conditions[?(@.type=='Ready')].status}")  # fmt: skip
+        assert node.stdout == "True"
         children = _children(proc.pid)
-        assert len(children) == 4  # etcd, kube-apiserver, postgres, moto
+        # etcd, kube-apiserver, kube-controller-manager, postgres, moto, pod simulator
+        assert len(children) == 6
+        kubectl(kubeconfig, "run", "sleeper", f"--image={info['operatorImage']}",
+                "--restart=Never", "--command", "--", "sleep", "3600")  # fmt: skip
+        kubectl(kubeconfig, "wait", "pod/sleeper", "--for=condition=Ready", "--timeout=60s")
+        everything = descendants(proc.pid)
+        assert len(everything) > len(children)  # the pod's process, below the simulator
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert proc.stdout is not None
         assert proc.stdout.read() == ""  # exactly one line on stdout
-        assert [pid for pid in children if pid_alive(pid)] == []
+        assert [pid for pid in everything if pid_alive(pid)] == []
 
 
 def test_sandbox_without_parts(tmp_path: Path, envtest_assets: EnvtestAssets) -> None:
     kubeconfig = tmp_path / "sandbox.kubeconfig"
-    with _sandbox(tmp_path, kubeconfig, "--without", "postgres", "--without", "s3") as proc:
+    parts = ("postgres", "s3", "kubelet", "controller-manager")
+    options = [word for part in parts for word in ("--without", part)]
+    with _sandbox(tmp_path, kubeconfig, *options) as proc:
         assert len(_children(proc.pid)) == 2  # etcd, kube-apiserver
         info = json.loads((tmp_path / "sandbox.json").read_text())
         assert info["postgres"] is None
         assert info["s3"] is None
+        assert info["kubelet"] is None
+        assert kubectl(kubeconfig, "get", "nodes", "-o", "name").stdout == ""
         secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
         assert "secret/postgres-clusters" not in secrets.stdout
         proc.send_signal(signal.SIGINT)

@@ -1,7 +1,7 @@
-"""Build kube-apiserver 1.20.2 from Debian bookworm's `kubernetes` source package.
+"""Build kube-apiserver and kube-controller-manager 1.20.2 from Debian's `kubernetes` source.
 
 These machines reach Debian's archive but no Kubernetes release server, so this is how
-the envtest assets come to exist here. The recipe (see docs/testbed.md):
+the envtest assets come to exist here. The recipe (see docs/sandbox.md):
 
 1. Debian packages: golang-go, rsync, jq and the fixed reflect2/json-iterator sources.
 2. `apt-get source --download-only kubernetes=<version>` (adds a deb-src entry if none),
@@ -10,10 +10,13 @@ the envtest assets come to exist here. The recipe (see docs/testbed.md):
    copies: as shipped they make a Go >= 1.18 binary segfault on custom-object writes.
    And the OpenAPI type validator's zero-value test fixed as upstream did: built with
    Go >= 1.19 it takes `""` for null and rejects empty strings in custom resources.
-4. `make WHAT=cmd/kube-apiserver` in GOPATH mode, CGO off, version stamped 1.20.2.
+4. `make WHAT="cmd/<binary> ..."` in GOPATH mode, CGO off, version stamped 1.20.2, for
+   exactly the binaries asked for (a cache that lacks only one builds only that one).
 
 Every step reports through `progress`; the long `make` reports a heartbeat with the
-elapsed time and its latest output line. Needs root (apt) and about 7 minutes.
+elapsed time and its latest output line. Needs root (apt) and about 7 minutes (both
+binaries); the source tree and Go's build cache (which Kubernetes' build keeps inside the
+tree) are removed afterwards, so a later build starts from the tarball again.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from odoo_operator.sandbox.process import die_with_parent
@@ -58,6 +61,8 @@ ZERO_VALUE_CHECK = (
 )
 # Bump when the recipe changes: caches built by an older recipe are then rebuilt.
 BUILD_REVISION = 2
+KUBE_APISERVER = "kube-apiserver"
+KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
 DEBIAN_GOCODE = Path("/usr/share/gocode/src")
 DEB_SRC_LIST = Path("/etc/apt/sources.list.d/odoo-operator-deb-src.sources")
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -167,7 +172,9 @@ def _fix_zero_value_check(tree: Path) -> None:
         source.write_text(text.replace(ZERO_VALUE_CHECK, "if data == nil {"))
 
 
-def _make_with_heartbeat(tree: Path, log: Path, progress: Progress) -> None:
+def _make_with_heartbeat(
+    tree: Path, binaries: Sequence[str], log: Path, progress: Progress
+) -> None:
     gopath = tree / ".go"
     link = gopath / "src" / "k8s.io" / "kubernetes"
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -199,23 +206,22 @@ def _make_with_heartbeat(tree: Path, log: Path, progress: Progress) -> None:
     beat = threading.Thread(target=heartbeat, daemon=True)
     beat.start()
     try:
-        _run(
-            ["make", "WHAT=cmd/kube-apiserver"],
-            log,
-            "make WHAT=cmd/kube-apiserver",
-            cwd=link,
-            env=env,
-        )
+        what = "WHAT=" + " ".join(f"cmd/{binary}" for binary in binaries)
+        _run(["make", what], log, f"make {what}", cwd=link, env=env)
     finally:
         done.set()
         beat.join()
 
 
-def build_kube_apiserver(target: Path, work_dir: Path, progress: Progress) -> None:
-    """Build kube-apiserver into `target` (a file path), using `work_dir` as scratch."""
+def build(binaries: Sequence[str], target_dir: Path, work_dir: Path, progress: Progress) -> None:
+    """Build `binaries` (e.g. `kube-apiserver`) into `target_dir`, using `work_dir` as scratch.
+
+    Each binary lands in `target_dir` by an atomic rename, so a reader never sees half a file.
+    """
     log = work_dir / "build.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    progress(f"building kube-apiserver {KUBERNETES_VERSION} from Debian sources; log {log}")
+    names = " and ".join(binaries)
+    progress(f"building {names} {KUBERNETES_VERSION} from Debian sources; log {log}")
 
     missing = _missing_packages()
     if not _has_deb_src():
@@ -257,13 +263,15 @@ def build_kube_apiserver(target: Path, work_dir: Path, progress: Progress) -> No
     _replace_vendored(tree)
     _fix_zero_value_check(tree)
 
-    progress("step 5/5: make WHAT=cmd/kube-apiserver (about 6-7 minutes on 2 cores)")
-    _make_with_heartbeat(tree, log, progress)
-    outputs = sorted((tree / "_output" / "local" / "bin" / "linux").glob("*/kube-apiserver"))
-    if not outputs:
-        raise BuildError(f"make succeeded but no kube-apiserver under {tree}/_output; see {log}")
-    built = outputs[0]
-    partial = target.with_suffix(".partial")
-    shutil.copy2(built, partial)
-    partial.rename(target)
+    minutes = "about 4 minutes" if len(binaries) == 1 else "about 6 minutes"
+    progress(f"step 5/5: make {names} ({minutes} on 2 cores)")
+    _make_with_heartbeat(tree, binaries, log, progress)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for binary in binaries:
+        outputs = sorted((tree / "_output" / "local" / "bin" / "linux").glob(f"*/{binary}"))
+        if not outputs:
+            raise BuildError(f"make succeeded but no {binary} under {tree}/_output; see {log}")
+        partial = target_dir / f"{binary}.partial"
+        shutil.copy2(outputs[0], partial)
+        partial.rename(target_dir / binary)
     shutil.rmtree(tree)
