@@ -21,8 +21,7 @@ from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.metrics import RuntimeMetrics
 
 # The one import of the batch Job resource here (the runtime is renaming it BATCH_JOBS).
-from odoo_operator.runtime.resources import JOBS as BATCH_JOBS
-from odoo_operator.runtime.resources import NAMESPACES, Resource
+from odoo_operator.runtime.resources import BATCH_JOBS, NAMESPACES, Resource
 from tests.conftest import Cluster
 from tests.kubectl import KUBECTL
 
