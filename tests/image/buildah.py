@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -44,6 +45,24 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 def missing_tools() -> list[str]:
     return [tool for tool in ("buildah", "mmdebstrap") if shutil.which(tool) is None]
+
+
+def install_missing_tools() -> list[str]:
+    """On Debian as root (this kind of machine, and CI), apt-get installs buildah and
+    mmdebstrap when missing, as the envtest build installs Go: README's test command alone
+    must set a fresh machine up. Returns what is still missing (elsewhere: everything)."""
+    missing = missing_tools()
+    if not missing or os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        return missing
+    with open(cache_root() / "image-tools.lock", "w") as lock:  # one xdist worker installs
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = missing_tools()
+        if missing:
+            _log(f"apt-get install {' '.join(missing)} (about a minute)")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
+                subprocess.run(argv, check=True, capture_output=True, env=env, timeout=900)
+    return missing_tools()
 
 
 def base_image_name() -> str:

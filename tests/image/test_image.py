@@ -2,8 +2,9 @@
 and run: `odoo-operator --help` and `pg_dump --version`, as its own non-root user and as
 the Jobs' uid 100 / gid 101 on a read-only root filesystem; no compiler inside.
 
-The build takes minutes on a cold cache (`image` marker); without buildah and mmdebstrap
-(Debian packages; `.ci/run` installs them) it is skipped, except under CI where it fails.
+The build takes minutes on a cold cache (`image` marker). buildah and mmdebstrap (Debian
+packages) are installed by the session when missing on Debian as root (this kind of
+machine, CI); elsewhere the build is skipped, except under CI where it fails.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.buildah import DOCKERFILE, Buildah, buildah, missing_tools
+from tests.image.buildah import DOCKERFILE, Buildah, buildah, install_missing_tools
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
 
@@ -48,7 +49,7 @@ class Built:
 
 @pytest.fixture(scope="module")
 def image() -> Iterator[Built]:
-    missing = missing_tools()
+    missing = install_missing_tools()
     if missing or os.geteuid() != 0:
         reason = (
             f"needs root and {', '.join(missing) or 'buildah'} (apt-get install buildah mmdebstrap)"
