@@ -9,6 +9,8 @@ Guarantees:
 - The upload is completed only after pg_dump exited 0 and the artifact was fully written.
   On any failure, SIGTERM included, pg_dump is stopped and the multipart upload aborted:
   no object, and no partial object, appears under the key.
+- A backup killed outright (SIGKILL, a lost node) cannot abort its upload; the next
+  backup to the same key aborts the uploads pending under it before it starts its own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import IO, Any
 
 import asyncpg
 
-from odoo_operator.jobs import joblog
+from odoo_operator.jobs import joblog, pausepoints
 from odoo_operator.jobs.bridge import PartSink, WorkerThread
 from odoo_operator.jobs.errors import JobError
 from odoo_operator.jobs.filestore import open_for_backup, walk
@@ -39,7 +41,14 @@ from odoo_operator.jobs.pgtools import (
     server_version_num,
     tool_environment,
 )
-from odoo_operator.jobs.s3 import MultipartUpload, S3Credentials, S3Location, part_size, s3_client
+from odoo_operator.jobs.s3 import (
+    MultipartUpload,
+    S3Credentials,
+    S3Location,
+    abort_pending_uploads,
+    part_size,
+    s3_client,
+)
 from odoo_operator.jobs.zipwriter import ZipStreamWriter
 
 CHUNK = 1 << 20
@@ -91,7 +100,9 @@ def _pg_dump_outcome(process: subprocess.Popen[bytes], stderr: IO[bytes]) -> Non
         raise JobError(f"pg_dump failed: {line}")
 
 
-def _add_filestore(archive: ZipStreamWriter, root: Path, report: BackupReport) -> None:
+def _add_filestore(
+    archive: ZipStreamWriter, root: Path, report: BackupReport, sink: PartSink
+) -> None:
     for file in walk(root):
         handle = open_for_backup(file)
         if handle is None:
@@ -102,6 +113,8 @@ def _add_filestore(archive: ZipStreamWriter, root: Path, report: BackupReport) -
                 entry.write(data)
             report.files += 1
             report.file_bytes += entry.size
+        if report.files == 1:
+            pausepoints.pause_in_worker(pausepoints.ADDING_FILESTORE, sink.run)
 
 
 def produce(
@@ -132,7 +145,7 @@ def produce(
             with archive.entry("manifest.json") as entry:
                 entry.write(manifest)
             if request.filestore is not None:
-                _add_filestore(archive, request.filestore, report)
+                _add_filestore(archive, request.filestore, report, sink)
             archive.close()
         finally:
             archive.discard()
@@ -212,6 +225,17 @@ async def _stream(
             process.stdout.close()
 
 
+async def _abort_interrupted(client: Any, location: S3Location, log: Any) -> None:
+    """Abort the uploads to this key that a backup killed outright left pending."""
+    try:
+        aborted = await abort_pending_uploads(client, location)
+    except JobError as error:  # e.g. not allowed to list uploads: the lifecycle rule's job
+        log.warning("backup.pending_uploads_unchecked", error=str(error))
+        return
+    if aborted:
+        log.warning("backup.recovered", destination=str(location), aborted_uploads=aborted)
+
+
 async def run_backup(request: BackupRequest, credentials: S3Credentials, log: Any) -> None:
     pg_dump = find_tool("pg_dump")
     server, manifest = await _prepare(request, pg_dump)
@@ -227,10 +251,13 @@ async def run_backup(request: BackupRequest, credentials: S3Credentials, log: An
     started = time.monotonic()
     progress = joblog.Progress(log, "upload")
     async with s3_client(request.location, credentials) as client:
+        await _abort_interrupted(client, request.location, log)
         upload = MultipartUpload(client, request.location)
         await upload.start()
         try:
+            await pausepoints.pause(pausepoints.UPLOAD_STARTED)
             report = await _stream(request, pg_dump, upload, manifest, progress)
+            await pausepoints.pause(pausepoints.UPLOADED)
             await upload.complete()
         except BaseException:
             try:

@@ -11,7 +11,9 @@ one worker thread; S3 and HTTP run on the event loop. Guarantees:
   so memory holds at most two parts plus one write. A failed upload surfaces as the
   exception of the next `write` or `close`.
 - `BlockingReader` (worker side) reads from an async byte source (loop side).
-- After `cancel()`, the worker's next call into a bridge raises `Cancelled`.
+- `run` (worker side) awaits any coroutine on the loop.
+- After `cancel()`, the worker's next call into a bridge, or the one it waits in, raises
+  `Cancelled`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class _Bridge:
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Worker side: run `coroutine` on the loop and wait for its result."""
+        self._check()
+        return self._wait(self._call(coroutine))
 
 
 class PartSink(_Bridge):
@@ -133,12 +140,10 @@ class BlockingReader(_Bridge, io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._check()
-
         async def read() -> bytes:
             return await self._read(len(buffer))
 
-        data = self._wait(self._call(read()))
+        data = self.run(read())
         buffer[: len(data)] = data
         return len(data)
 

@@ -28,6 +28,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from odoo_operator.jobs import pausepoints
 from odoo_operator.jobs.errors import JobError
 
 MIN_PART_SIZE = 8 << 20
@@ -201,6 +202,8 @@ class MultipartUpload:
             body.close()
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self.bytes += len(data)
+        if number == 1:
+            await pausepoints.pause(pausepoints.UPLOADING)
 
     @property
     def parts(self) -> int:
@@ -227,6 +230,24 @@ class MultipartUpload:
             )
         except (ClientError, BotoCoreError) as error:
             raise describe(error, "upload abort", self.location) from None
+
+
+async def abort_pending_uploads(client: Any, location: S3Location) -> int:
+    """Abort every multipart upload pending under exactly this key; how many there were.
+
+    Only one backup writes to a key at a time, so a pending upload there is one that a
+    killed backup left behind (the first 1000 are seen, far more than ever pile up).
+    """
+    try:
+        answer = await client.list_multipart_uploads(Bucket=location.bucket, Prefix=location.key)
+        pending = [u for u in answer.get("Uploads", []) if u["Key"] == location.key]
+        for upload in pending:
+            await client.abort_multipart_upload(
+                Bucket=location.bucket, Key=location.key, UploadId=upload["UploadId"]
+            )
+    except (ClientError, BotoCoreError) as error:
+        raise describe(error, "check for interrupted uploads", location) from None
+    return len(pending)
 
 
 class S3Download:
