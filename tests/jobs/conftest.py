@@ -274,6 +274,10 @@ class World:
     def role_sql(self, database: str, sql: str) -> str:
         return self.psql(database, sql, user=self.role, password=self.role_password)
 
+    def server_major(self) -> int:
+        """The PostgreSQL server's major version, as the tests must not assume one."""
+        return int(self.admin_sql("SHOW server_version_num")) // 10000
+
     def databases(self) -> set[str]:
         return set(self.admin_sql("SELECT datname FROM pg_database").splitlines())
 

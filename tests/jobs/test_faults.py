@@ -143,11 +143,11 @@ def test_client_tools_older_than_the_server_are_refused(world: World, tmp_path: 
         "backup", "--database", database, "--format", "sql", *world.s3_flags("x"), env=env
     )
     assert backup.code == 1
-    assert backup.error_line == (
-        "error: pg_dump 9.6.24 is older than the PostgreSQL server (15."
-        + backup.error_line.split("server (15.")[1]
+    major = world.server_major()
+    assert backup.error_line.startswith(
+        f"error: pg_dump 9.6.24 is older than the PostgreSQL server ({major}."
     )
-    assert "use client tools of version 15 or newer" in backup.error_line
+    assert f"use client tools of version {major} or newer" in backup.error_line
     assert world.keys() == []
     assert world.pending_uploads() == []
 

@@ -44,7 +44,7 @@ def odoo_dump_zip(world: World, database: str, filestore: Path) -> bytes:
             "version": "17.0",
             "version_info": [17, 0, 0, "final", 0, ""],
             "major_version": "17.0",
-            "pg_version": "15.0",
+            "pg_version": f"{world.server_major()}.0",
             "modules": {"base": "17.0.1.3"},
         }
         with open(os.path.join(directory, "manifest.json"), "w") as handle:
