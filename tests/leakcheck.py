@@ -5,12 +5,13 @@
   not to init. So every process a test started, directly or not (servers, `odoo-operator
   run|sandbox|job`, their pg_dump, psql...), stays a descendant, found by walking /proc.
 - The session gets a temporary directory of its own (`TMPDIR` and `tempfile.tempdir`,
-  inherited by every child), so what our code makes there (`odoo-operator-*`, the
-  PostgreSQL data directories, the runner's temporaries) is ours and nobody else's:
-  other test runs on the machine do not disturb the check.
+  inherited by every child), so what our code makes there is ours and nobody else's:
+  other test runs on the machine do not disturb the check. Ours are the names starting
+  with `odoo-operator-` (PostgreSQL data directories, sandbox run directories); other
+  entries (a library's temporaries that it removes at exit) are not checked.
 - The last fixture torn down waits up to `GRACE` seconds for descendants to exit, then
   fails the session (an error in the report, under xdist too) naming every process
-  still alive (PID and command line) and every entry left in that directory. It then
+  still alive (PID and command line) and every entry of ours left there. It then
   kills those processes by PID and removes the directory, so a leak is reported once
   and does not spill into the next run.
 
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 
 GRACE = 10.0
+OURS = "odoo-operator-"
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -110,7 +112,7 @@ def _nothing_outlives_the_session(
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 continue
-        left = sorted(str(path) for path in private.iterdir())
+        left = sorted(str(path) for path in private.glob(f"{OURS}*"))
         shutil.rmtree(private, ignore_errors=True)
         problems = []
         if processes:

@@ -8,7 +8,6 @@ through the session fixtures.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -78,18 +77,23 @@ def test_build_permission(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_concurrent_runs_build_once(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     builds: list[Path] = []
+    arrived: list[int] = []
+    both_looking = threading.Event()
 
     def slow_build(target: Path, work_dir: Path, progress: apiserver_build.Progress) -> None:
         builds.append(target)
-        time.sleep(1.0)
+        assert both_looking.wait(60)  # the other run looks for the assets meanwhile
         _fake_apiserver(target.parent, assets.ENVTEST_VERSION)
+
+    def look() -> None:
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_looking.set()
+        results.append(assets.find_assets(build=True))
 
     monkeypatch.setattr(apiserver_build, "build_kube_apiserver", slow_build)
     results: list[assets.EnvtestAssets] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(assets.find_assets(build=True)))
-        for _ in range(2)
-    ]
+    threads = [threading.Thread(target=look) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
