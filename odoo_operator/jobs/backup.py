@@ -3,9 +3,11 @@
 Guarantees:
 - Formats: `zip` is Odoo's layout (`dump.sql` from `pg_dump --no-owner`, `manifest.json`,
   `filestore/<files>`), restorable by Odoo's database manager; `sql` is that plain dump
-  alone; `dump` is `pg_dump --format=custom`.
+  alone; `dump` is `pg_dump --format=custom`. Filestore files that deflate would not
+  shrink (by their name, or a deflated probe of their first bytes) are stored as they are.
 - The artifact is uploaded part by part while pg_dump runs: nothing is staged on disk and
-  memory is bounded by two parts (`s3.part_size`), whatever the database size.
+  memory is bounded by `s3.PARTS_IN_FLIGHT + 1` parts (`s3.part_size`), whatever the
+  database size.
 - The upload is completed only after pg_dump exited 0 and the artifact was fully written.
   On any failure, SIGTERM included, pg_dump is stopped and the multipart upload aborted:
   no object, and no partial object, appears under the key.
@@ -21,16 +23,17 @@ import fcntl
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, BinaryIO
 
 import asyncpg
 
 from odoo_operator.jobs import joblog, pausepoints
 from odoo_operator.jobs.bridge import PartSink, WorkerThread
 from odoo_operator.jobs.errors import JobError
-from odoo_operator.jobs.filestore import open_for_backup, walk
+from odoo_operator.jobs.filestore import FilestoreFile, open_for_backup, walk
 from odoo_operator.jobs.manifest import read_manifest
 from odoo_operator.jobs.pgtools import (
     ClientTool,
@@ -42,6 +45,7 @@ from odoo_operator.jobs.pgtools import (
     tool_environment,
 )
 from odoo_operator.jobs.s3 import (
+    PARTS_IN_FLIGHT,
     MultipartUpload,
     S3Credentials,
     S3Location,
@@ -53,6 +57,38 @@ from odoo_operator.jobs.zipwriter import ZipStreamWriter
 
 CHUNK = 1 << 20
 ZIP_COMPRESSION_LEVEL = 1  # fastest deflate: about 2x smaller dumps at 3x the speed of level 6
+PROBE_BYTES = 16 << 10  # deflated to tell whether a filestore file is worth deflating
+PROBE_MINIMUM = 1 << 10  # smaller files are deflated without asking
+PROBE_RATIO = 0.9  # deflate must save a tenth of the probe, or the file is stored
+COMPRESSED_SUFFIXES = frozenset(
+    {
+        ".7z",
+        ".avif",
+        ".bz2",
+        ".docx",
+        ".gif",
+        ".gz",
+        ".heic",
+        ".jpeg",
+        ".jpg",
+        ".mov",
+        ".mp3",
+        ".mp4",
+        ".odp",
+        ".ods",
+        ".odt",
+        ".ogg",
+        ".png",
+        ".pptx",
+        ".rar",
+        ".webm",
+        ".webp",
+        ".xlsx",
+        ".xz",
+        ".zip",
+        ".zst",
+    }
+)
 PIPE_SIZE = 1 << 20
 FORMATS = ("zip", "sql", "dump")
 
@@ -100,6 +136,42 @@ def _pg_dump_outcome(process: subprocess.Popen[bytes], stderr: IO[bytes]) -> Non
         raise JobError(f"pg_dump failed: {line}")
 
 
+def worth_deflating(relative: str, head: bytes) -> bool:
+    """Whether deflate is likely to shrink a file, from its name and its first bytes.
+
+    Images, archives and most office files are compressed already: deflating them again
+    costs CPU for nothing. Odoo names filestore files by their checksum, without an
+    extension, so the first `PROBE_BYTES` are deflated as a probe.
+    """
+    if PurePosixPath(relative).suffix.lower() in COMPRESSED_SUFFIXES:
+        return False
+    if len(head) < PROBE_MINIMUM:
+        return True
+    return len(zlib.compress(head, ZIP_COMPRESSION_LEVEL)) < len(head) * PROBE_RATIO
+
+
+def _add_file(archive: ZipStreamWriter, file: FilestoreFile, handle: BinaryIO) -> int:
+    """One filestore file into the archive, deflated or stored; its size."""
+    name = f"filestore/{file.relative}"
+    head = handle.read(PROBE_BYTES)
+    if worth_deflating(file.relative, head):
+        with archive.entry(name, file.mtime, file.mode) as entry:
+            entry.write(head)
+            while data := handle.read(CHUNK):
+                entry.write(data)
+        return entry.size
+    crc, size = zlib.crc32(head), len(head)  # a stored entry's header carries both
+    while data := handle.read(CHUNK):
+        crc, size = zlib.crc32(data, crc), size + len(data)
+    handle.seek(0)
+    try:
+        chunks = iter(lambda: handle.read(CHUNK), b"")
+        archive.add_stored(name, chunks, crc=crc, size=size, mtime=file.mtime, mode=file.mode)
+    except ValueError:
+        raise JobError(f"filestore file {file.path} changed while it was being read") from None
+    return size
+
+
 def _add_filestore(
     archive: ZipStreamWriter, root: Path, report: BackupReport, sink: PartSink
 ) -> None:
@@ -108,11 +180,9 @@ def _add_filestore(
         if handle is None:
             report.vanished_files += 1
             continue
-        with handle, archive.entry(f"filestore/{file.relative}", file.mtime, file.mode) as entry:
-            while data := handle.read(CHUNK):
-                entry.write(data)
-            report.files += 1
-            report.file_bytes += entry.size
+        with handle:
+            report.file_bytes += _add_file(archive, file, handle)
+        report.files += 1
         if report.files == 1:
             pausepoints.pause_in_worker(pausepoints.ADDING_FILESTORE, sink.run)
 
@@ -194,7 +264,7 @@ async def _stream(
     manifest: bytes | None,
     progress: joblog.Progress,
 ) -> BackupReport:
-    sink = PartSink(asyncio.get_running_loop(), upload.put_part, part_size)
+    sink = PartSink(asyncio.get_running_loop(), upload.put_part, part_size, PARTS_IN_FLIGHT)
     with tempfile.TemporaryFile() as stderr:
         process = _start_pg_dump(pg_dump, request, stderr)
         assert process.stdout is not None

@@ -7,9 +7,9 @@ one worker thread; S3 and HTTP run on the event loop. Guarantees:
   cancelled `join()`, `finished()` still waits for the thread, so cleanup never races a
   running worker.
 - `PartSink` (worker side) cuts what is written into parts of `part_size(n)` bytes and
-  hands each to an async consumer (loop side). One part uploads while the next fills,
-  so memory holds at most two parts plus one write. A failed upload surfaces as the
-  exception of the next `write` or `close`.
+  hands each to an async consumer (loop side). Up to `in_flight` parts upload while the
+  next fills, so memory holds at most `in_flight + 1` parts plus one write. A failed
+  upload surfaces as the exception of a later `write` or of `close`.
 - `BlockingReader` (worker side) reads from an async byte source (loop side).
 - `run` (worker side) awaits any coroutine on the loop.
 - After `cancel()`, the worker's next call into a bridge, or the one it waits in, raises
@@ -19,6 +19,7 @@ one worker thread; S3 and HTTP run on the event loop. Guarantees:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import io
@@ -65,17 +66,19 @@ class _Bridge:
 
 
 class PartSink(_Bridge):
-    """A blocking byte sink that feeds an async part consumer, two parts at most.
+    """A blocking byte sink that feeds an async part consumer, `in_flight` parts at once.
 
     Each part is filled in place in a buffer of its final size, which is handed over as
-    is: no copy of a part is ever made.
+    is: no copy of a part is ever made. Parts are numbered from 1 in the order written;
+    with `in_flight` parts uploading, the next waits for the oldest before it is sent.
     """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        put_part: Callable[[bytearray], Awaitable[None]],
+        put_part: Callable[[int, bytearray], Awaitable[None]],
         part_size: Callable[[int], int],
+        in_flight: int = 1,
     ) -> None:
         super().__init__(loop)
         self._put_part = put_part
@@ -83,7 +86,8 @@ class PartSink(_Bridge):
         self._next_part = 1
         self._part = bytearray(part_size(1))
         self._filled = 0
-        self._in_flight: concurrent.futures.Future[None] | None = None
+        self._max_in_flight = in_flight
+        self._in_flight: collections.deque[concurrent.futures.Future[None]] = collections.deque()
         self.bytes = 0
 
     def write(self, data: bytes) -> None:
@@ -103,27 +107,25 @@ class PartSink(_Bridge):
                     self._filled = 0
 
     def close(self) -> None:
-        """Send what is left (an empty last part only if nothing was sent) and wait."""
+        """Send what is left (an empty last part only if nothing was sent); wait for all."""
         self._check()
         if self._filled or self._next_part == 1:
             del self._part[self._filled :]
             self._send(self._part)
         self._part = bytearray()
-        self._settle()
+        while self._in_flight:
+            self._wait(self._in_flight.popleft())
 
     def _send(self, part: bytearray) -> None:
-        self._settle()
+        while len(self._in_flight) >= self._max_in_flight:
+            self._wait(self._in_flight.popleft())  # raises that upload's error, if any
+        number = self._next_part
 
         async def put() -> None:
-            await self._put_part(part)
+            await self._put_part(number, part)
 
-        self._in_flight = self._call(put())
+        self._in_flight.append(self._call(put()))
         self._next_part += 1
-
-    def _settle(self) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            self._wait(in_flight)
 
 
 class BlockingReader(_Bridge, io.RawIOBase):
