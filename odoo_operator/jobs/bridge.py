@@ -69,8 +69,10 @@ class PartSink(_Bridge):
     """A blocking byte sink that feeds an async part consumer, `in_flight` parts at once.
 
     Each part is filled in place in a buffer of its final size, which is handed over as
-    is: no copy of a part is ever made. Parts are numbered from 1 in the order written;
-    with `in_flight` parts uploading, the next waits for the oldest before it is sent.
+    is: no copy of a part is ever made, and the buffer of an uploaded part is filled
+    again (fresh memory would be faulted in and zeroed for every part). Parts are
+    numbered from 1 in the order written; with `in_flight` parts uploading, the next
+    waits for the oldest before it is sent.
     """
 
     def __init__(
@@ -87,7 +89,10 @@ class PartSink(_Bridge):
         self._part = bytearray(part_size(1))
         self._filled = 0
         self._max_in_flight = in_flight
-        self._in_flight: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+        self._in_flight: collections.deque[concurrent.futures.Future[bytearray]] = (
+            collections.deque()
+        )
+        self._spare: bytearray | None = None  # an uploaded part's buffer, to fill again
         self.bytes = 0
 
     def write(self, data: bytes) -> None:
@@ -103,7 +108,7 @@ class PartSink(_Bridge):
                 offset += taken
                 if self._filled == len(self._part):
                     self._send(self._part)
-                    self._part = bytearray(self._part_size(self._next_part))
+                    self._part = self._buffer(self._part_size(self._next_part))
                     self._filled = 0
 
     def close(self) -> None:
@@ -116,13 +121,18 @@ class PartSink(_Bridge):
         while self._in_flight:
             self._wait(self._in_flight.popleft())
 
+    def _buffer(self, size: int) -> bytearray:
+        spare, self._spare = self._spare, None
+        return spare if spare is not None and len(spare) == size else bytearray(size)
+
     def _send(self, part: bytearray) -> None:
         while len(self._in_flight) >= self._max_in_flight:
-            self._wait(self._in_flight.popleft())  # raises that upload's error, if any
+            self._spare = self._wait(self._in_flight.popleft())  # raises the upload's error
         number = self._next_part
 
-        async def put() -> None:
+        async def put() -> bytearray:
             await self._put_part(number, part)
+            return part
 
         self._in_flight.append(self._call(put()))
         self._next_part += 1

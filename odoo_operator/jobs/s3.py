@@ -141,6 +141,13 @@ class PartBody(io.RawIOBase):
         self._position = min(max(base[whence] + offset, 0), len(self._view))
         return self._position
 
+    def read(self, size: int | None = -1, /) -> bytes:
+        """One copy (RawIOBase's own `read` makes two)."""
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        data = bytes(self._view[self._position : end])
+        self._position += len(data)
+        return data
+
     def readinto(self, buffer: Any) -> int:
         chunk = self._view[self._position : self._position + len(buffer)]
         buffer[: len(chunk)] = chunk
