@@ -221,7 +221,7 @@ def test_backup_against_awscli(
         cpu = sorted(m.cpu_seconds * GIB / read for m in runs)
         row = (
             fmt,
-            f"`{tool}`",
+            f"`{tool}`".replace("|", "\\|"),
             f"{seconds[0]:.1f}-{seconds[-1]:.1f}",
             f"{read / MIB / seconds[-1]:.0f}-{read / MIB / seconds[0]:.0f}",
             f"{cpu[0]:.1f}-{cpu[-1]:.1f}",
