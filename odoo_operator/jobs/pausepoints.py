@@ -7,8 +7,8 @@ Inert unless `ODOO_OPERATOR_PAUSE_DIR` is set (it never is in production). When 
 The wait is a cancellable await on the event loop; worker threads reach it through
 their bridge (`pause_in_worker`), so a stop request ends the wait as it ends any other.
 
-The points are listed here, in the order a run passes them, so that tests iterate over
-all of them: a step added to the runner gets a point here, and so a test.
+The points are listed here, in the order a typical run passes them, so that tests
+iterate over all of them: a step added to the runner gets a point here, and so a test.
 """
 
 from __future__ import annotations
