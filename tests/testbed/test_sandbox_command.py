@@ -151,7 +151,13 @@ def test_sigterm_during_start_up_stops_what_had_started(
         out, err = proc.communicate(timeout=60)
         assert "sandbox ready" not in out
         assert "sandbox stopped" in err  # stopped by us, not only by the parent-death signal
-        assert [pid for pid in children if pid_alive(pid)] == []
+        # A child the parent-death signal is killing may take a moment to be gone.
+        deadline = time.monotonic() + 30
+        while (
+            alive := [pid for pid in children if pid_alive(pid)]
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in alive]
     finally:
         if proc.poll() is None:
             proc.kill()
