@@ -16,6 +16,7 @@ from pathlib import Path
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.process import pid_alive
 from tests.kubectl import kubectl
+from tests.leakcheck import command_line
 
 ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
 
@@ -157,7 +158,7 @@ def test_sigterm_during_start_up_stops_what_had_started(
             alive := [pid for pid in children if pid_alive(pid)]
         ) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert alive == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in alive]
+        assert alive == [], [command_line(pid) for pid in alive]
     finally:
         if proc.poll() is None:
             proc.kill()
