@@ -11,8 +11,8 @@
 - `api_client` / `namespace`: a kubernetes_asyncio client and a fresh namespace per test
   (deleted namespaces stay Terminating on a bare apiserver, so never reuse one).
 
-Each server starts on first use only. At the end of the session every PID the fixtures
-started must be gone, or the session fails (an error, reported under xdist too).
+Each server starts on first use only. At the end of the session no process a test
+started, and no temporary directory of ours, may be left: `tests/leakcheck.py`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
-from odoo_operator.sandbox.process import pid_alive
 from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE
 from odoo_operator.sandbox.s3 import S3Server
 
-_started_pids: list[int] = []
+pytest_plugins = ("tests.leakcheck",)
 
 
 def _prepare_assets(config: pytest.Config) -> None:
@@ -83,18 +82,15 @@ def envtest_assets() -> EnvtestAssets:
 class _Part(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def pids(self) -> list[int]: ...
 
 
 @contextmanager
 def _running(part: _Part) -> Iterator[None]:
-    """Start a server for the session, remember its PIDs, always stop it."""
+    """Start a server for the session, always stop it."""
     try:
         part.start()
-        _started_pids.extend(part.pids())
         yield
     finally:
-        _started_pids.extend(part.pids())  # also servers restarted during the session
         part.stop()
 
 
@@ -182,12 +178,3 @@ async def namespace(api_client: ApiClient) -> str:
     name = f"t-{secrets.token_hex(4)}"
     await CoreV1Api(api_client).create_namespace({"metadata": {"name": name}}, _request_timeout=30)
     return name
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _no_server_outlives_the_session() -> Iterator[None]:
-    """Set up first, torn down last: fails (an error in the report, also under xdist) if
-    any server process a fixture started is still running after its fixture stopped it."""
-    yield
-    alive = [pid for pid in _started_pids if pid_alive(pid)]
-    assert alive == [], f"processes started by the test fixtures are still running: {alive}"

@@ -11,4 +11,6 @@ and never loads the Kubernetes client (the command group loads it lazily; a test
   filestore files through `filestore`; every check must pass.
 - `zipwriter` / `zipreader`: zip64 archives written and read front to back.
 - `s3`, `pgtools`, `manifest`, `joblog`, `bridge` (worker thread ↔ event loop), `errors`.
+- `pausepoints`: named points at every step, where tests hold the runner to stop it
+  (a test-only hook, inert unless its environment variable is set).
 """

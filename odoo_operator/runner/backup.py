@@ -3,12 +3,16 @@
 Guarantees:
 - Formats: `zip` is Odoo's layout (`dump.sql` from `pg_dump --no-owner`, `manifest.json`,
   `filestore/<files>`), restorable by Odoo's database manager; `sql` is that plain dump
-  alone; `dump` is `pg_dump --format=custom`.
+  alone; `dump` is `pg_dump --format=custom`. Filestore files that deflate would not
+  shrink (by their name, or a deflated probe of their first bytes) are stored as they are.
 - The artifact is uploaded part by part while pg_dump runs: nothing is staged on disk and
-  memory is bounded by two parts (`s3.part_size`), whatever the database size.
+  memory is bounded by `s3.PARTS_IN_FLIGHT + 1` parts (`s3.part_size`), whatever the
+  database size.
 - The upload is completed only after pg_dump exited 0 and the artifact was fully written.
   On any failure, SIGTERM included, pg_dump is stopped and the multipart upload aborted:
   no object, and no partial object, appears under the key.
+- A backup killed outright (SIGKILL, a lost node) cannot abort its upload; the next
+  backup to the same key aborts the uploads pending under it before it starts its own.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ import fcntl
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, BinaryIO
 
 import asyncpg
 
-from odoo_operator.runner import joblog
+from odoo_operator.runner import joblog, pausepoints
 from odoo_operator.runner.bridge import PartSink, WorkerThread
 from odoo_operator.runner.errors import JobError
-from odoo_operator.runner.filestore import open_for_backup, walk
+from odoo_operator.runner.filestore import FilestoreFile, open_for_backup, walk
 from odoo_operator.runner.manifest import read_manifest
 from odoo_operator.runner.pgtools import (
     ClientTool,
@@ -39,11 +44,51 @@ from odoo_operator.runner.pgtools import (
     server_version_num,
     tool_environment,
 )
-from odoo_operator.runner.s3 import MultipartUpload, S3Credentials, S3Location, part_size, s3_client
+from odoo_operator.runner.s3 import (
+    PARTS_IN_FLIGHT,
+    MultipartUpload,
+    S3Credentials,
+    S3Location,
+    abort_pending_uploads,
+    part_size,
+    s3_client,
+)
 from odoo_operator.runner.zipwriter import ZipStreamWriter
 
 CHUNK = 1 << 20
 ZIP_COMPRESSION_LEVEL = 1  # fastest deflate: about 2x smaller dumps at 3x the speed of level 6
+PROBE_BYTES = 16 << 10  # deflated to tell whether a filestore file is worth deflating
+PROBE_MINIMUM = 1 << 10  # smaller files are deflated without asking
+PROBE_RATIO = 0.9  # deflate must save a tenth of the probe, or the file is stored
+COMPRESSED_SUFFIXES = frozenset(
+    {
+        ".7z",
+        ".avif",
+        ".bz2",
+        ".docx",
+        ".gif",
+        ".gz",
+        ".heic",
+        ".jpeg",
+        ".jpg",
+        ".mov",
+        ".mp3",
+        ".mp4",
+        ".odp",
+        ".ods",
+        ".odt",
+        ".ogg",
+        ".png",
+        ".pptx",
+        ".rar",
+        ".webm",
+        ".webp",
+        ".xlsx",
+        ".xz",
+        ".zip",
+        ".zst",
+    }
+)
 PIPE_SIZE = 1 << 20
 FORMATS = ("zip", "sql", "dump")
 
@@ -91,17 +136,55 @@ def _pg_dump_outcome(process: subprocess.Popen[bytes], stderr: IO[bytes]) -> Non
         raise JobError(f"pg_dump failed: {line}")
 
 
-def _add_filestore(archive: ZipStreamWriter, root: Path, report: BackupReport) -> None:
+def worth_deflating(relative: str, head: bytes) -> bool:
+    """Whether deflate is likely to shrink a file, from its name and its first bytes.
+
+    Images, archives and most office files are compressed already: deflating them again
+    costs CPU for nothing. Odoo names filestore files by their checksum, without an
+    extension, so the first `PROBE_BYTES` are deflated as a probe.
+    """
+    if PurePosixPath(relative).suffix.lower() in COMPRESSED_SUFFIXES:
+        return False
+    if len(head) < PROBE_MINIMUM:
+        return True
+    return len(zlib.compress(head, ZIP_COMPRESSION_LEVEL)) < len(head) * PROBE_RATIO
+
+
+def _add_file(archive: ZipStreamWriter, file: FilestoreFile, handle: BinaryIO) -> int:
+    """One filestore file into the archive, deflated or stored; its size."""
+    name = f"filestore/{file.relative}"
+    head = handle.read(PROBE_BYTES)
+    if worth_deflating(file.relative, head):
+        with archive.entry(name, file.mtime, file.mode) as entry:
+            entry.write(head)
+            while data := handle.read(CHUNK):
+                entry.write(data)
+        return entry.size
+    crc, size = zlib.crc32(head), len(head)  # a stored entry's header carries both
+    while data := handle.read(CHUNK):
+        crc, size = zlib.crc32(data, crc), size + len(data)
+    handle.seek(0)
+    try:
+        chunks = iter(lambda: handle.read(CHUNK), b"")
+        archive.add_stored(name, chunks, crc=crc, size=size, mtime=file.mtime, mode=file.mode)
+    except ValueError:
+        raise JobError(f"filestore file {file.path} changed while it was being read") from None
+    return size
+
+
+def _add_filestore(
+    archive: ZipStreamWriter, root: Path, report: BackupReport, sink: PartSink
+) -> None:
     for file in walk(root):
         handle = open_for_backup(file)
         if handle is None:
             report.vanished_files += 1
             continue
-        with handle, archive.entry(f"filestore/{file.relative}", file.mtime, file.mode) as entry:
-            while data := handle.read(CHUNK):
-                entry.write(data)
-            report.files += 1
-            report.file_bytes += entry.size
+        with handle:
+            report.file_bytes += _add_file(archive, file, handle)
+        report.files += 1
+        if report.files == 1:
+            pausepoints.pause_in_worker(pausepoints.ADDING_FILESTORE, sink.run)
 
 
 def produce(
@@ -132,7 +215,7 @@ def produce(
             with archive.entry("manifest.json") as entry:
                 entry.write(manifest)
             if request.filestore is not None:
-                _add_filestore(archive, request.filestore, report)
+                _add_filestore(archive, request.filestore, report, sink)
             archive.close()
         finally:
             archive.discard()
@@ -181,7 +264,7 @@ async def _stream(
     manifest: bytes | None,
     progress: joblog.Progress,
 ) -> BackupReport:
-    sink = PartSink(asyncio.get_running_loop(), upload.put_part, part_size)
+    sink = PartSink(asyncio.get_running_loop(), upload.put_part, part_size, PARTS_IN_FLIGHT)
     with tempfile.TemporaryFile() as stderr:
         process = _start_pg_dump(pg_dump, request, stderr)
         assert process.stdout is not None
@@ -212,6 +295,17 @@ async def _stream(
             process.stdout.close()
 
 
+async def _abort_interrupted(client: Any, location: S3Location, log: Any) -> None:
+    """Abort the uploads to this key that a backup killed outright left pending."""
+    try:
+        aborted = await abort_pending_uploads(client, location)
+    except JobError as error:  # e.g. not allowed to list uploads: the lifecycle rule's job
+        log.warning("backup.pending_uploads_unchecked", error=str(error))
+        return
+    if aborted:
+        log.warning("backup.recovered", destination=str(location), aborted_uploads=aborted)
+
+
 async def run_backup(request: BackupRequest, credentials: S3Credentials, log: Any) -> None:
     pg_dump = find_tool("pg_dump")
     server, manifest = await _prepare(request, pg_dump)
@@ -227,10 +321,13 @@ async def run_backup(request: BackupRequest, credentials: S3Credentials, log: An
     started = time.monotonic()
     progress = joblog.Progress(log, "upload")
     async with s3_client(request.location, credentials) as client:
+        await _abort_interrupted(client, request.location, log)
         upload = MultipartUpload(client, request.location)
         await upload.start()
         try:
+            await pausepoints.pause(pausepoints.UPLOAD_STARTED)
             report = await _stream(request, pg_dump, upload, manifest, progress)
+            await pausepoints.pause(pausepoints.UPLOADED)
             await upload.complete()
         except BaseException:
             try:

@@ -7,16 +7,19 @@ one worker thread; S3 and HTTP run on the event loop. Guarantees:
   cancelled `join()`, `finished()` still waits for the thread, so cleanup never races a
   running worker.
 - `PartSink` (worker side) cuts what is written into parts of `part_size(n)` bytes and
-  hands each to an async consumer (loop side). One part uploads while the next fills,
-  so memory holds at most two parts plus one write. A failed upload surfaces as the
-  exception of the next `write` or `close`.
+  hands each to an async consumer (loop side). Up to `in_flight` parts upload while the
+  next fills, so memory holds at most `in_flight + 1` parts plus one write. A failed
+  upload surfaces as the exception of a later `write` or of `close`.
 - `BlockingReader` (worker side) reads from an async byte source (loop side).
-- After `cancel()`, the worker's next call into a bridge raises `Cancelled`.
+- `run` (worker side) awaits any coroutine on the loop.
+- After `cancel()`, the worker's next call into a bridge, or the one it waits in, raises
+  `Cancelled`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import io
@@ -56,19 +59,28 @@ class _Bridge:
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Worker side: run `coroutine` on the loop and wait for its result."""
+        self._check()
+        return self._wait(self._call(coroutine))
+
 
 class PartSink(_Bridge):
-    """A blocking byte sink that feeds an async part consumer, two parts at most.
+    """A blocking byte sink that feeds an async part consumer, `in_flight` parts at once.
 
     Each part is filled in place in a buffer of its final size, which is handed over as
-    is: no copy of a part is ever made.
+    is: no copy of a part is ever made, and the buffer of an uploaded part is filled
+    again (fresh memory would be faulted in and zeroed for every part). Parts are
+    numbered from 1 in the order written; with `in_flight` parts uploading, the next
+    waits for the oldest before it is sent.
     """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        put_part: Callable[[bytearray], Awaitable[None]],
+        put_part: Callable[[int, bytearray], Awaitable[None]],
         part_size: Callable[[int], int],
+        in_flight: int = 1,
     ) -> None:
         super().__init__(loop)
         self._put_part = put_part
@@ -76,7 +88,11 @@ class PartSink(_Bridge):
         self._next_part = 1
         self._part = bytearray(part_size(1))
         self._filled = 0
-        self._in_flight: concurrent.futures.Future[None] | None = None
+        self._max_in_flight = in_flight
+        self._in_flight: collections.deque[concurrent.futures.Future[bytearray]] = (
+            collections.deque()
+        )
+        self._spare: bytearray | None = None  # an uploaded part's buffer, to fill again
         self.bytes = 0
 
     def write(self, data: bytes) -> None:
@@ -92,31 +108,34 @@ class PartSink(_Bridge):
                 offset += taken
                 if self._filled == len(self._part):
                     self._send(self._part)
-                    self._part = bytearray(self._part_size(self._next_part))
+                    self._part = self._buffer(self._part_size(self._next_part))
                     self._filled = 0
 
     def close(self) -> None:
-        """Send what is left (an empty last part only if nothing was sent) and wait."""
+        """Send what is left (an empty last part only if nothing was sent); wait for all."""
         self._check()
         if self._filled or self._next_part == 1:
             del self._part[self._filled :]
             self._send(self._part)
         self._part = bytearray()
-        self._settle()
+        while self._in_flight:
+            self._wait(self._in_flight.popleft())
+
+    def _buffer(self, size: int) -> bytearray:
+        spare, self._spare = self._spare, None
+        return spare if spare is not None and len(spare) == size else bytearray(size)
 
     def _send(self, part: bytearray) -> None:
-        self._settle()
+        while len(self._in_flight) >= self._max_in_flight:
+            self._spare = self._wait(self._in_flight.popleft())  # raises the upload's error
+        number = self._next_part
 
-        async def put() -> None:
-            await self._put_part(part)
+        async def put() -> bytearray:
+            await self._put_part(number, part)
+            return part
 
-        self._in_flight = self._call(put())
+        self._in_flight.append(self._call(put()))
         self._next_part += 1
-
-    def _settle(self) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            self._wait(in_flight)
 
 
 class BlockingReader(_Bridge, io.RawIOBase):
@@ -133,12 +152,10 @@ class BlockingReader(_Bridge, io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._check()
-
         async def read() -> bytes:
             return await self._read(len(buffer))
 
-        data = self._wait(self._call(read()))
+        data = self.run(read())
         buffer[: len(data)] = data
         return len(data)
 

@@ -74,11 +74,13 @@ def _return_memory_promptly() -> None:
     """Keep glibc from holding on to freed upload parts.
 
     glibc raises its mmap threshold after a large block is freed, so later parts come from
-    the heap and stay counted in RSS after they are released; a fixed 1 MiB threshold
-    hands every part back to the kernel as soon as it is sent.
+    the heap and stay counted in RSS after they are released; a fixed 4 MiB threshold
+    hands every part (8 MiB or more) back to the kernel when it is freed, while the
+    1 MiB chunks read, hashed and sent all along reuse heap memory instead of being
+    mapped, faulted in and unmapped each time (which cost more CPU than the copies).
     """
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 4 << 20)
 
 
 def _run(job: Callable[[Any], Coroutine[Any, Any, None]], log_format: str, what: str) -> None:

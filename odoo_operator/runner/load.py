@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from odoo_operator.runner import pausepoints
 from odoo_operator.runner.bridge import BlockingReader, WorkerThread
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.filestore import FilestoreWriter
@@ -37,6 +38,7 @@ from odoo_operator.runner.sqlfilter import SqlFilter
 from odoo_operator.runner.zipreader import Readable, ZipStreamReader
 
 CHUNK = 1 << 20
+Hold = Callable[[str], None]  # a worker thread's way to `pausepoints.pause_in_worker`
 
 
 @dataclass
@@ -73,10 +75,12 @@ class PipeClosed(Exception):
     """A child process stopped reading; its own error explains why."""
 
 
-def _filter_sql(read: Callable[[int], bytes], psql: _Pipe, report: LoadReport) -> None:
+def _filter_sql(read: Callable[[int], bytes], psql: _Pipe, report: LoadReport, hold: Hold) -> None:
     sql = SqlFilter(psql.write)
-    while data := read(CHUNK):
+    for number, data in enumerate(iter(lambda: read(CHUNK), b"")):
         sql.feed(data)
+        if number == 0:
+            hold(pausepoints.LOADING)
     sql.close()
     psql.close()
     report.statements = sql.statements
@@ -87,12 +91,24 @@ def _filter_sql(read: Callable[[int], bytes], psql: _Pipe, report: LoadReport) -
         )
 
 
+def _unpack(files: FilestoreWriter, relative: str, chunks: Iterator[bytes], hold: Hold) -> None:
+    if relative.endswith("/"):
+        files.add_directory(relative)
+        _drain(chunks)
+    else:
+        files.add_file(relative, chunks)
+        if files.files == 1:
+            hold(pausepoints.UNPACKING_FILESTORE)
+
+
 def _load_zip(
     reader: Readable,
     psql: _Pipe,
     filestore: Path | None,
     report: LoadReport,
+    *,
     note: Callable[[str], None],
+    hold: Hold,
 ) -> None:
     archive = ZipStreamReader(reader)
     files: FilestoreWriter | None = None  # made at the first filestore entry
@@ -102,17 +118,14 @@ def _load_zip(
             if seen_dump:
                 raise JobError("the zip archive holds dump.sql twice")
             seen_dump = True
-            _filter_sql(_chunk_reader(entry.chunks()), psql, report)
+            _filter_sql(_chunk_reader(entry.chunks()), psql, report, hold)
         elif entry.name.startswith("filestore/") and filestore is not None:
             files = files or FilestoreWriter(filestore, note)
             relative = entry.name[len("filestore/") :]
             if not relative:
                 _drain(entry.chunks())
-            elif relative.endswith("/"):
-                files.add_directory(relative)
-                _drain(entry.chunks())
             else:
-                files.add_file(relative, entry.chunks())
+                _unpack(files, relative, entry.chunks(), hold)
         elif entry.name == "manifest.json":
             report.manifest = _manifest(b"".join(entry.chunks()), note)
         else:
@@ -198,6 +211,7 @@ def _stages(
     *,
     backup_format: str,
     filestore: Path | None,
+    raw: BlockingReader,
     reader: io.BufferedIOBase,
     pg_restore: subprocess.Popen[bytes] | None,
     to_psql: _Pipe,
@@ -209,6 +223,9 @@ def _stages(
     def note(message: str) -> None:
         log.warning("restore.note", message=message)
 
+    def hold(point: str) -> None:
+        pausepoints.pause_in_worker(point, raw.run)
+
     if pg_restore is not None:
         assert pg_restore.stdin is not None
         assert pg_restore.stdout is not None
@@ -216,11 +233,16 @@ def _stages(
         from_restore = functools.partial(os.read, pg_restore.stdout.fileno())
         return [
             ("restore-feed", lambda: _copy(reader.read, to_restore)),
-            ("restore-load", lambda: _filter_sql(from_restore, to_psql, report)),
+            ("restore-load", lambda: _filter_sql(from_restore, to_psql, report, hold)),
         ]
     if backup_format == "zip":
-        return [("restore-load", lambda: _load_zip(reader, to_psql, filestore, report, note))]
-    return [("restore-load", lambda: _filter_sql(reader.read, to_psql, report))]
+        return [
+            (
+                "restore-load",
+                lambda: _load_zip(reader, to_psql, filestore, report, note=note, hold=hold),
+            )
+        ]
+    return [("restore-load", lambda: _filter_sql(reader.read, to_psql, report, hold))]
 
 
 async def load(
@@ -258,6 +280,7 @@ async def load(
     jobs = _stages(
         backup_format=backup_format,
         filestore=filestore,
+        raw=raw,
         reader=reader,
         pg_restore=pg_restore,
         to_psql=_Pipe(psql.stdin),

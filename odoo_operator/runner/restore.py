@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from odoo_operator.runner import joblog
+from odoo_operator.runner import joblog, pausepoints
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.load import load
 from odoo_operator.runner.odoo_source import OdooDownload
@@ -181,6 +181,7 @@ async def _restore(
             raise JobError(
                 f"{where} is {FORMAT_NAMES[found]}, not what --format {request.format} expects"
             )
+        await pausepoints.pause(pausepoints.DOWNLOADING)
         log.info(
             "restore.start",
             database=request.database,
@@ -220,6 +221,7 @@ async def _restore(
             )
             if not report.has_filestore:  # nothing to put in place of the current one
                 plan = dataclasses.replace(plan, filestore=None)
+            await pausepoints.pause(pausepoints.LOADED)
             await swap_in(admin, plan, log)
         except BaseException:
             await discard_attempt(admin, plan, log)

@@ -28,19 +28,21 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from odoo_operator.runner import pausepoints
 from odoo_operator.runner.errors import JobError
 
 MIN_PART_SIZE = 8 << 20
 MAX_PARTS = 10000
 PARTS_PER_SIZE_STEP = 2000
+PARTS_IN_FLIGHT = 2  # uploading at once (S3 stores take parts in parallel), one more fills
 DEFAULT_REGION = "us-east-1"
 
 
 def part_size(part_number: int) -> int:
     """Size of part `part_number` (1-based): 8 MiB, doubling every 2000 parts.
 
-    Memory holds at most two parts, so it stays at 16 MiB for artifacts up to 16 GiB;
-    10000 parts then reach about 500 GiB.
+    Memory holds at most `PARTS_IN_FLIGHT + 1` parts, so it stays at 24 MiB for artifacts
+    up to 16 GiB; 10000 parts then reach about 500 GiB.
     """
     return MIN_PART_SIZE << ((part_number - 1) // PARTS_PER_SIZE_STEP)
 
@@ -139,6 +141,13 @@ class PartBody(io.RawIOBase):
         self._position = min(max(base[whence] + offset, 0), len(self._view))
         return self._position
 
+    def read(self, size: int | None = -1, /) -> bytes:
+        """One copy (RawIOBase's own `read` makes two)."""
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        data = bytes(self._view[self._position : end])
+        self._position += len(data)
+        return data
+
     def readinto(self, buffer: Any) -> int:
         chunk = self._view[self._position : self._position + len(buffer)]
         buffer[: len(chunk)] = chunk
@@ -155,13 +164,19 @@ class PartBody(io.RawIOBase):
 
 
 class MultipartUpload:
-    """One multipart upload: `start`, `put_part` in order, then `complete` or `abort`."""
+    """One multipart upload: `start`, `put_part` (several at once), `complete` or `abort`.
+
+    `abort` first cancels the parts still uploading and waits for them, so no part can
+    land after the upload was aborted.
+    """
 
     def __init__(self, client: Any, location: S3Location) -> None:
         self._client = client
         self.location = location
         self.upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._etags: dict[int, str] = {}
+        self._uploading: set[asyncio.Task[Any]] = set()
+        self._aborting = False
         self.bytes = 0
         # botocore signs each payload's SHA-256 on plain http (the store checks it), and
         # leaves payloads unsigned on https, where Content-MD5 does that job.
@@ -176,11 +191,24 @@ class MultipartUpload:
             raise describe(error, "upload start", self.location) from None
         self.upload_id = answer["UploadId"]
 
-    async def put_part(self, data: bytes | bytearray) -> None:
-        """Upload the next part; parts go one after the other, numbered in call order."""
-        number = len(self._parts) + 1
+    async def put_part(self, number: int, data: bytes | bytearray) -> None:
+        """Upload part `number` (from 1); parts may upload concurrently, in any order."""
         if number > MAX_PARTS:
             raise JobError(f"the artifact needs more than {MAX_PARTS} S3 parts")
+        if self._aborting:
+            raise JobError("the upload is being aborted")
+        task = asyncio.current_task()
+        assert task is not None
+        self._uploading.add(task)
+        try:
+            self._etags[number] = await self._upload(number, data)
+            self.bytes += len(data)
+            if number == 1:
+                await pausepoints.pause(pausepoints.UPLOADING)
+        finally:
+            self._uploading.discard(task)
+
+    async def _upload(self, number: int, data: bytes | bytearray) -> str:
         checksum = {}
         if not self._payload_signed:
             digest = await asyncio.to_thread(hashlib.md5, data, usedforsecurity=False)
@@ -199,12 +227,11 @@ class MultipartUpload:
             raise describe(error, f"upload of part {number}", self.location) from None
         finally:
             body.close()
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self.bytes += len(data)
+        return str(answer["ETag"])
 
     @property
     def parts(self) -> int:
-        return len(self._parts)
+        return len(self._etags)
 
     async def complete(self) -> None:
         try:
@@ -212,13 +239,24 @@ class MultipartUpload:
                 Bucket=self.location.bucket,
                 Key=self.location.key,
                 UploadId=self.upload_id,
-                MultipartUpload={"Parts": self._parts},
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": number, "ETag": etag}
+                        for number, etag in sorted(self._etags.items())
+                    ]
+                },
             )
         except (ClientError, BotoCoreError) as error:
             raise describe(error, "upload completion", self.location) from None
 
     async def abort(self) -> None:
-        """Remove the uploaded parts; raises JobError if the store could not be told."""
+        """Stop the parts uploading, then remove the uploaded ones; raises JobError if the
+        store could not be told."""
+        self._aborting = True
+        while self._uploading:
+            for task in self._uploading:
+                task.cancel()
+            await asyncio.gather(*self._uploading, return_exceptions=True)
         if self.upload_id is None:
             return
         try:
@@ -227,6 +265,24 @@ class MultipartUpload:
             )
         except (ClientError, BotoCoreError) as error:
             raise describe(error, "upload abort", self.location) from None
+
+
+async def abort_pending_uploads(client: Any, location: S3Location) -> int:
+    """Abort every multipart upload pending under exactly this key; how many there were.
+
+    Only one backup writes to a key at a time, so a pending upload there is one that a
+    killed backup left behind (the first 1000 are seen, far more than ever pile up).
+    """
+    try:
+        answer = await client.list_multipart_uploads(Bucket=location.bucket, Prefix=location.key)
+        pending = [u for u in answer.get("Uploads", []) if u["Key"] == location.key]
+        for upload in pending:
+            await client.abort_multipart_upload(
+                Bucket=location.bucket, Key=location.key, UploadId=upload["UploadId"]
+            )
+    except (ClientError, BotoCoreError) as error:
+        raise describe(error, "check for interrupted uploads", location) from None
+    return len(pending)
 
 
 class S3Download:

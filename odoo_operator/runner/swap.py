@@ -12,16 +12,22 @@ Every name of one restore attempt derives from the target and a random attempt i
 `swap_in` (after a load that fully succeeded):
 1. filestore: target → previous (an empty one stands in if there was none), temporary →
    target; both renames inside one directory, so each is atomic;
-2. database: forbid new connections to the target, end its sessions, rename it to
-   previous; rename the temporary database to the target: **the commit point**;
-3. drop the previous database `WITH (FORCE)` and delete the previous filestore.
+2. database: if the target takes connections, mark the attempt as the one that forbids
+   them (the temporary database, no longer needed by anyone, stops taking connections),
+   then forbid new connections to the target; end its sessions, rename it to previous;
+3. in one transaction, let the temporary database take connections and rename it to the
+   target: **the commit point**;
+4. drop the previous database `WITH (FORCE)` and delete the previous filestore.
 A failure before the commit point undoes the steps done, in reverse: the target
 database (with its connection setting) and filestore are back exactly as they were.
 
 `recover` (at the start of every restore of a target) settles what an interrupted
 attempt (SIGKILL, lost node) left behind: while its temporary database exists it never
-committed, so previous database and filestore go back in place; otherwise it committed
+committed, so previous database and filestore go back in place, and the target takes
+connections again if the attempt's mark says it forbade them; otherwise it committed
 and the previous ones are deleted. Temporaries are always removed.
+
+`pausepoints` names the state after each step, so tests interrupt the runner there.
 """
 
 from __future__ import annotations
@@ -40,8 +46,10 @@ from typing import Any
 import asyncpg
 
 from odoo_operator.database_names import RESTORE_PREVIOUS_PREFIX, RESTORE_TEMPORARY_PREFIX
+from odoo_operator.runner import pausepoints
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.filestore import DIRECTORY_MODE, ODOO_GID, ODOO_UID
+from odoo_operator.runner.pausepoints import pause
 from odoo_operator.runner.pgtools import quote_identifier
 
 _ATTEMPT = re.compile(r"^[0-9a-f]{8}$")
@@ -129,14 +137,20 @@ class Admin:
             except asyncpg.InsufficientPrivilegeError:
                 continue
 
-    async def rename(self, old: str, new: str) -> None:
-        """Rename, ending sessions on `old` first; retried while sessions linger."""
+    async def rename(self, old: str, new: str, *, open_it: bool = False) -> None:
+        """Rename, ending sessions on `old` first; retried while sessions linger.
+
+        With `open_it`, the database also takes connections again, in the same transaction.
+        """
+        statements = [f"ALTER DATABASE {quote_identifier(old)} RENAME TO {quote_identifier(new)}"]
+        if open_it:
+            statements.insert(0, f"ALTER DATABASE {quote_identifier(old)} ALLOW_CONNECTIONS true")
         for attempt in range(_RENAME_TRIES):
             await self.end_sessions(old)
             try:
-                await self.connection.execute(
-                    f"ALTER DATABASE {quote_identifier(old)} RENAME TO {quote_identifier(new)}"
-                )
+                async with self.connection.transaction():
+                    for statement in statements:
+                        await self.connection.execute(statement)
                 return
             except asyncpg.ObjectInUseError:
                 await asyncio.sleep(0.2 * (attempt + 1))
@@ -151,17 +165,19 @@ def _sql_error(action: str, error: asyncpg.PostgresError) -> JobError:
 
 
 async def swap_in(admin: Admin, plan: RestorePlan, log: Any) -> None:
-    """Steps 1 to 3 above; on failure before the commit point everything is put back."""
+    """Steps 1 to 4 above; on failure before the commit point everything is put back."""
     undo: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     try:
         if plan.filestore is not None:
             await _swap_filestore(plan, undo)
         if await admin.exists(plan.target):
-            allowed = await admin.allows_connections(plan.target)
-            await admin.allow_connections(plan.target, False)
-            undo.append(
-                ("allow connections", lambda: admin.allow_connections(plan.target, allowed))
-            )
+            if await admin.allows_connections(plan.target):
+                await admin.allow_connections(plan.temporary_database, False)  # the mark
+                await admin.allow_connections(plan.target, False)
+                undo.append(
+                    ("allow connections", lambda: admin.allow_connections(plan.target, True))
+                )
+            await pause(pausepoints.CONNECTIONS_FORBIDDEN)
             await admin.rename(plan.target, plan.previous_database)
             undo.append(
                 (
@@ -169,7 +185,8 @@ async def swap_in(admin: Admin, plan: RestorePlan, log: Any) -> None:
                     lambda: admin.rename(plan.previous_database, plan.target),
                 )
             )
-        await admin.rename(plan.temporary_database, plan.target)
+            await pause(pausepoints.DATABASE_ASIDE)
+        await admin.rename(plan.temporary_database, plan.target, open_it=True)
     except BaseException as error:
         for step, action in reversed(undo):
             try:
@@ -180,7 +197,10 @@ async def swap_in(admin: Admin, plan: RestorePlan, log: Any) -> None:
             raise _sql_error(f"swap in the restored database {plan.target!r}", error) from None
         raise
     try:
-        await _drop_previous(admin, plan, log)
+        await pause(pausepoints.COMMITTED)
+        await _drop_previous_database(admin, plan, log)
+        await pause(pausepoints.PREVIOUS_DROPPED)
+        await _remove_previous_filestore(plan)
     except asyncio.CancelledError:
         # Committed: a stop request now only leaves leftovers that `recover` removes.
         log.warning("restore.leftover", database=plan.previous_database, reason="stopped")
@@ -201,6 +221,7 @@ async def _swap_filestore(plan: RestorePlan, undo: list[Any]) -> None:
             lambda: _run(os.rename, plan.previous_filestore, target),
         )
     )
+    await pause(pausepoints.FILESTORE_ASIDE)
     os.rename(plan.temporary_filestore, target)
     undo.append(
         (
@@ -208,6 +229,7 @@ async def _swap_filestore(plan: RestorePlan, undo: list[Any]) -> None:
             lambda: _run(os.rename, target, plan.temporary_filestore),
         )
     )
+    await pause(pausepoints.FILESTORE_IN)
 
 
 async def _run(function: Callable[..., object], *args: Any) -> None:
@@ -219,12 +241,15 @@ def _own(path: Path) -> None:
         os.chown(path, ODOO_UID, ODOO_GID)
 
 
-async def _drop_previous(admin: Admin, plan: RestorePlan, log: Any) -> None:
-    """After the commit point: failures only leave a leftover that `recover` removes."""
+async def _drop_previous_database(admin: Admin, plan: RestorePlan, log: Any) -> None:
+    """After the commit point: a failure only leaves a leftover that `recover` removes."""
     try:
         await admin.drop(plan.previous_database)
     except asyncpg.PostgresError as error:
         log.warning("restore.leftover", database=plan.previous_database, error=str(error))
+
+
+async def _remove_previous_filestore(plan: RestorePlan) -> None:
     if plan.filestore is not None and plan.previous_filestore.exists():
         await asyncio.to_thread(shutil.rmtree, plan.previous_filestore, True)
 
@@ -262,16 +287,19 @@ async def recover(admin: Admin, target: str, filestore: Path | None, log: Any) -
         plan = RestorePlan(target, filestore, attempt)
         committed = not await admin.exists(plan.temporary_database)
         if not committed:
-            await _put_back(admin, plan)
+            # The mark of step 2: the attempt forbade connections to the target.
+            forbade = not await admin.allows_connections(plan.temporary_database)
+            await _put_back(admin, plan, forbade)
             await discard_attempt(admin, plan, log)
         else:
-            await _drop_previous(admin, plan, log)
+            await _drop_previous_database(admin, plan, log)
+            await _remove_previous_filestore(plan)
             if filestore is not None and plan.temporary_filestore.exists():
                 await asyncio.to_thread(shutil.rmtree, plan.temporary_filestore, True)
         log.warning("restore.recovered", attempt=attempt, committed=committed)
 
 
-async def _put_back(admin: Admin, plan: RestorePlan) -> None:
+async def _put_back(admin: Admin, plan: RestorePlan, forbade_connections: bool) -> None:
     try:
         if await admin.exists(plan.previous_database):
             if await admin.exists(plan.target):
@@ -280,6 +308,7 @@ async def _put_back(admin: Admin, plan: RestorePlan) -> None:
                     f"{plan.previous_database!r}; check which one to keep and drop the other"
                 )
             await admin.rename(plan.previous_database, plan.target)
+        if forbade_connections and await admin.exists(plan.target):
             await admin.allow_connections(plan.target, True)
     except asyncpg.PostgresError as error:
         action = f"put database {plan.target!r} back after an interrupted restore"

@@ -3,9 +3,11 @@
 Guarantees:
 - Output is a valid zip64 archive (APPNOTE 6.3): Python's `zipfile` (what Odoo's
   database manager uses to restore) and Info-ZIP `unzip` read it, whatever the sizes.
-- Every entry is deflated and followed by a data descriptor (sizes and CRC are known only
-  after the data went out); a reader can find the end of each entry from the deflate
-  stream alone, so the archive can also be read front to back (`zipreader`).
+- A deflated entry is followed by a data descriptor (sizes and CRC are known only after
+  the data went out); a reader finds its end from the deflate stream alone. A stored
+  entry (`add_stored`, for data that deflate would not shrink) is written with its CRC and
+  sizes in its header, given in advance and checked as the data goes out. So the archive
+  can also be read front to back (`zipreader`).
 - Memory stays constant whatever the number of entries: the central directory is
   spooled to a temporary file (in memory up to 1 MiB) until the archive is closed.
 """
@@ -16,7 +18,8 @@ import struct
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 
 # Signatures and record layouts from PKWARE's APPNOTE.TXT.
@@ -54,6 +57,17 @@ def dos_time(timestamp: float) -> tuple[int, int]:
     return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), (
         ((year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
     )
+
+
+@dataclass(frozen=True)
+class _OpenEntry:
+    name: bytes
+    flags: int
+    method: int
+    when: int
+    day: int
+    mode: int
+    offset: int
 
 
 class ZipEntryWriter:
@@ -100,7 +114,7 @@ class ZipStreamWriter:
         self.entries = 0
         # Closed by close() or discard().
         self._directory = tempfile.SpooledTemporaryFile(_CENTRAL_DIRECTORY_IN_MEMORY)  # noqa: SIM115
-        self._open: tuple[bytes, int, int, int, int, int] | None = None
+        self._open: _OpenEntry | None = None
 
     def emit(self, data: bytes) -> None:
         self._sink(data)
@@ -109,57 +123,99 @@ class ZipStreamWriter:
     def entry(
         self, name: str, mtime: float | None = None, mode: int = REGULAR_FILE_MODE
     ) -> ZipEntryWriter:
+        """A deflated entry: `write` into it, and leave the `with` block to finish it."""
+        flags = FLAG_DATA_DESCRIPTOR | (0 if name.isascii() else FLAG_UTF8_NAME)
+        self._start(name, mtime, mode, flags=flags, method=METHOD_DEFLATED)
+        return ZipEntryWriter(self)
+
+    def add_stored(
+        self,
+        name: str,
+        chunks: Iterable[bytes],
+        *,
+        crc: int,
+        size: int,
+        mtime: float | None = None,
+        mode: int = REGULAR_FILE_MODE,
+    ) -> None:
+        """A stored (uncompressed) entry of `size` bytes and CRC-32 `crc`, known in advance.
+
+        Raises ValueError if `chunks` do not add up to them: the archive is then unusable.
+        """
+        flags = 0 if name.isascii() else FLAG_UTF8_NAME
+        self._start(name, mtime, mode, flags=flags, method=METHOD_STORED, crc=crc, size=size)
+        written, check = 0, 0
+        for chunk in chunks:
+            written += len(chunk)
+            check = zlib.crc32(chunk, check)
+            self.emit(chunk)
+        if (written, check) != (size, crc):
+            raise ValueError(f"zip entry {name!r} changed while it was being written")
+        self._finish(crc, size, size)
+
+    def _start(
+        self,
+        name: str,
+        mtime: float | None,
+        mode: int,
+        *,
+        flags: int,
+        method: int,
+        crc: int = 0,
+        size: int = 0,
+    ) -> None:
         if self._open is not None:
             raise RuntimeError("the previous zip entry is still open")
         encoded = name.encode("utf-8")
-        flags = FLAG_DATA_DESCRIPTOR | (0 if name.isascii() else FLAG_UTF8_NAME)
         when, day = dos_time(time.time() if mtime is None else mtime)
-        extra = struct.pack("<HHQQ", ZIP64_EXTRA_TAG, 16, 0, 0)
+        extra = struct.pack("<HHQQ", ZIP64_EXTRA_TAG, 16, size, size)
         header = LOCAL_HEADER.pack(
             LOCAL_HEADER_SIGNATURE,
             VERSION_ZIP64,
             flags,
-            METHOD_DEFLATED,
+            method,
             when,
             day,
-            0,
+            crc,
             MAX32,
             MAX32,
             len(encoded),
             len(extra),
         )
-        self._open = (encoded, flags, when, day, mode, self.offset)
+        self._open = _OpenEntry(encoded, flags, method, when, day, mode, self.offset)
         self.emit(header + encoded + extra)
-        return ZipEntryWriter(self)
 
     def finish_entry(self, crc: int, compressed_size: int, size: int) -> None:
+        """End the open deflated entry with its data descriptor."""
+        self.emit(DATA_DESCRIPTOR_64.pack(DATA_DESCRIPTOR_SIGNATURE, crc, compressed_size, size))
+        self._finish(crc, compressed_size, size)
+
+    def _finish(self, crc: int, compressed_size: int, size: int) -> None:
         if self._open is None:
             raise RuntimeError("no zip entry is open")
-        name, flags, when, day, mode, offset = self._open
-        self._open = None
-        self.emit(DATA_DESCRIPTOR_64.pack(DATA_DESCRIPTOR_SIGNATURE, crc, compressed_size, size))
-        extra = struct.pack("<HHQQQ", ZIP64_EXTRA_TAG, 24, size, compressed_size, offset)
+        entry, self._open = self._open, None
+        extra = struct.pack("<HHQQQ", ZIP64_EXTRA_TAG, 24, size, compressed_size, entry.offset)
         self._directory.write(
             CENTRAL_HEADER.pack(
                 CENTRAL_HEADER_SIGNATURE,
                 MADE_BY_UNIX | VERSION_ZIP64,
                 VERSION_ZIP64,
-                flags,
-                METHOD_DEFLATED,
-                when,
-                day,
+                entry.flags,
+                entry.method,
+                entry.when,
+                entry.day,
                 crc,
                 MAX32,
                 MAX32,
-                len(name),
+                len(entry.name),
                 len(extra),
                 0,
                 0,
                 0,
-                (mode & 0xFFFF) << 16,
+                (entry.mode & 0xFFFF) << 16,
                 MAX32,
             )
-            + name
+            + entry.name
             + extra
         )
         self.entries += 1

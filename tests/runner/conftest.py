@@ -119,6 +119,64 @@ def tree_fingerprint(root: Path, detailed: bool = False) -> dict[str, Any]:
     return found
 
 
+# Catalog queries of `World.fingerprint`, one line per object: `what name|properties`.
+_USER_SCHEMA = (
+    "{0} NOT IN ('pg_catalog', 'information_schema') "
+    "AND {0} NOT LIKE 'pg\\_toast%' AND {0} NOT LIKE 'pg\\_temp%'"
+)
+_IN_USER_SCHEMA = _USER_SCHEMA.format("{0}::regnamespace::text")
+FINGERPRINT_SETTINGS_SQL = """
+SELECT 'database', pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate,
+       datctype, datallowconn, datconnlimit, datistemplate
+FROM pg_database WHERE datname = current_database();
+"""
+FINGERPRINT_SQL = f"""
+SELECT 'schema ' || nspname, pg_get_userbyid(nspowner) FROM pg_namespace
+WHERE {_USER_SCHEMA.format("nspname")} ORDER BY 1;
+SELECT 'extension ' || extname, extversion, pg_get_userbyid(extowner), extnamespace::regnamespace
+FROM pg_extension ORDER BY 1;
+SELECT 'relation ' || c.oid::regclass, c.relkind, pg_get_userbyid(c.relowner),
+       (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                          || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                          || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''),
+                          ', ' ORDER BY a.attnum)
+        FROM pg_attribute a
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+       CASE WHEN c.relkind IN ('v', 'm') THEN md5(pg_get_viewdef(c.oid))
+            WHEN c.relkind IN ('i', 'I') THEN pg_get_indexdef(c.oid) END
+FROM pg_class c WHERE {_IN_USER_SCHEMA.format("c.relnamespace")} ORDER BY 1;
+SELECT 'sequence ' || format('%I.%I', schemaname, sequencename), last_value, start_value,
+       increment_by, max_value, cycle
+FROM pg_sequences ORDER BY 1;
+SELECT 'constraint ' || conrelid::regclass || ' ' || conname, contype,
+       pg_get_constraintdef(oid)
+FROM pg_constraint WHERE {_IN_USER_SCHEMA.format("connamespace")} ORDER BY 1;
+SELECT 'function ' || p.oid::regprocedure, p.prokind, pg_get_userbyid(p.proowner),
+       CASE WHEN p.prokind IN ('f', 'p') THEN md5(pg_get_functiondef(p.oid)) END
+FROM pg_proc p WHERE {_IN_USER_SCHEMA.format("p.pronamespace")} ORDER BY 1;
+SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname, md5(pg_get_triggerdef(oid))
+FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1;
+SELECT 'type ' || t.oid::regtype, t.typtype, pg_get_userbyid(t.typowner) FROM pg_type t
+WHERE {_IN_USER_SCHEMA.format("t.typnamespace")} AND t.typcategory <> 'A' ORDER BY 1;
+SELECT 'comment on ' || pg_describe_object(classoid, objoid, objsubid), md5(description)
+FROM pg_description WHERE objoid >= 16384 ORDER BY 1;
+SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, chr(10) '
+              'ORDER BY t::text), %L)) FROM %s t', 'rows ' || c.oid::regclass, '', c.oid::regclass)
+FROM pg_class c WHERE c.relkind IN ('r', 'p') AND {_IN_USER_SCHEMA.format("c.relnamespace")}
+ORDER BY 1 \\gexec
+"""  # noqa: S608 - our constants only
+
+
+def owner_neutral(fingerprint: dict[str, str], *owners: str) -> dict[str, str]:
+    """A fingerprint with the roles `owners` written as OWNER, to compare databases whose
+    objects different roles own (a backup made as one role, restored as another)."""
+    return {
+        key: "|".join("OWNER" if field in owners else field for field in value.split("|"))
+        for key, value in fingerprint.items()
+    }
+
+
 @dataclass
 class Result:
     code: int
@@ -216,6 +274,10 @@ class World:
     def role_sql(self, database: str, sql: str) -> str:
         return self.psql(database, sql, user=self.role, password=self.role_password)
 
+    def server_major(self) -> int:
+        """The PostgreSQL server's major version, as the tests must not assume one."""
+        return int(self.admin_sql("SHOW server_version_num")) // 10000
+
     def databases(self) -> set[str]:
         return set(self.admin_sql("SELECT datname FROM pg_database").splitlines())
 
@@ -229,28 +291,24 @@ class World:
             self.role_sql(name, ODOO_SCHEMA)
         return name
 
-    def table_fingerprint(self, database: str) -> dict[str, str]:
-        """Row hash of every table, and the value of every sequence, in schema public."""
-        tables = self.admin_sql(
-            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-            database,
-        ).splitlines()
-        found = {}
-        for table in tables:
-            found[table] = self.admin_sql(
-                f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' "  # noqa: S608
-                f"ORDER BY t::text)), '') FROM public.{table} t",  # quote_ident'ed above
-                database,
-            )
-        for sequence in self.admin_sql(
-            "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = 'public'",
-            database,
-        ).splitlines():
-            found["sequence " + sequence] = self.admin_sql(
-                f"SELECT last_value FROM public.{sequence}",  # noqa: S608 - quote_ident'ed
-                database,
-            )
-        assert found, f"no tables in {database}"
+    def fingerprint(self, database: str, *, settings: bool = True) -> dict[str, str]:
+        """Everything a restore must keep or carry, read from the catalogs.
+
+        Rows of every table, every sequence's state, the definition and owner of every
+        schema, extension, relation (table, view, index, sequence, type), constraint,
+        function, trigger and comment. With `settings`, also the database's own row of
+        pg_database (owner, encoding, collation, connection setting), which a restore into
+        another database does not carry.
+        """
+        script = FINGERPRINT_SQL
+        if settings:
+            script = FINGERPRINT_SETTINGS_SQL + script
+        found: dict[str, str] = {}
+        for line in self.admin_sql(script, database).splitlines():
+            key, _, value = line.partition("|")
+            assert key not in found, f"fingerprint key {key!r} twice"
+            found[key] = value
+        assert any(key.startswith("rows ") for key in found), f"no tables in {database}"
         return found
 
     def drop_everything(self) -> None:

@@ -104,23 +104,6 @@ def test_a_cut_network_mid_upload_leaves_nothing_under_the_key(
         )
 
 
-def test_sigterm_mid_upload_aborts_the_upload(world: World, big_database: str) -> None:
-    running = world.start_job(
-        "backup", "--database", big_database, "--format", "sql", *world.s3_flags("big.sql")
-    )
-    try:
-        wait_for(lambda: world.uploaded_parts() >= 1, "a first part on S3")
-        running.process.send_signal(signal.SIGTERM)
-        result = running.finish()
-    finally:
-        running.stop()
-    assert result.code == 1
-    assert result.error_line == "error: stopped by SIGTERM; nothing was changed"
-    assert world.keys() == []
-    assert world.pending_uploads() == []
-    assert "backup.aborted" in {e["event"] for e in events(result)}
-
-
 def test_a_role_that_cannot_read_the_database_gets_a_clear_error(world: World) -> None:
     database = world.create_odoo_database("not_yours", as_superuser=True)
     world.admin_sql("REVOKE SELECT ON active_users FROM PUBLIC", database)
@@ -154,17 +137,17 @@ def test_client_tools_older_than_the_server_are_refused(world: World, tmp_path: 
         shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     env = world.job_env(PATH=f"{shims}:{os.environ['PATH']}")
     database = world.create_odoo_database("too_new")
-    before = world.table_fingerprint(database)
+    before = world.fingerprint(database)
 
     backup = world.job(
         "backup", "--database", database, "--format", "sql", *world.s3_flags("x"), env=env
     )
     assert backup.code == 1
-    assert backup.error_line == (
-        "error: pg_dump 9.6.24 is older than the PostgreSQL server (15."
-        + backup.error_line.split("server (15.")[1]
+    major = world.server_major()
+    assert backup.error_line.startswith(
+        f"error: pg_dump 9.6.24 is older than the PostgreSQL server ({major}."
     )
-    assert "use client tools of version 15 or newer" in backup.error_line
+    assert f"use client tools of version {major} or newer" in backup.error_line
     assert world.keys() == []
     assert world.pending_uploads() == []
 
@@ -174,7 +157,7 @@ def test_client_tools_older_than_the_server_are_refused(world: World, tmp_path: 
     )
     assert restore.code == 1
     assert restore.error_line.startswith("error: psql 9.6.24 is older than the PostgreSQL server")
-    assert world.table_fingerprint(database) == before
+    assert world.fingerprint(database) == before
 
 
 # --- restore ----------------------------------------------------------------------------
@@ -190,7 +173,7 @@ def live(world: World) -> tuple[str, Path]:
 
 
 def unchanged(world: World, target: str, filestore: Path) -> tuple[object, object]:
-    return world.table_fingerprint(target), tree_fingerprint(filestore, detailed=True)
+    return world.fingerprint(target), tree_fingerprint(filestore, detailed=True)
 
 
 def test_a_role_without_createdb_gets_a_clear_error_and_nothing_changes(
@@ -287,53 +270,3 @@ def test_the_wrong_kind_of_artifact_is_refused_before_anything_is_created(world:
     )
     assert "new_one" not in world.databases()
     assert world.leftovers() == []
-
-
-def test_sigterm_during_the_load_keeps_the_old_database(
-    world: World, big_database: str, live: tuple[str, Path]
-) -> None:
-    target, filestore = live
-    assert world.backup(big_database, "big.sql", "sql").code == 0
-    before = unchanged(world, target, filestore)
-    running = world.start_job(
-        "restore", "--database", target, "--format", "sql", *world.s3_flags("big.sql")
-    )
-    try:
-        wait_for(lambda: bool(world.leftovers()), "the temporary database")
-        running.process.send_signal(signal.SIGTERM)
-        result = running.finish()
-    finally:
-        running.stop()
-    assert result.code == 1
-    assert result.error_line == "error: stopped by SIGTERM; nothing was changed"
-    assert unchanged(world, target, filestore) == before
-    assert world.leftovers() == []
-
-
-def test_a_killed_restore_is_settled_by_the_next_one(
-    world: World, big_database: str, live: tuple[str, Path]
-) -> None:
-    target, _ = live
-    assert world.backup(big_database, "big.sql", "sql").code == 0
-    running = world.start_job(
-        "restore", "--database", target, "--format", "sql", *world.s3_flags("big.sql")
-    )
-    try:
-        wait_for(lambda: bool(world.leftovers()), "the temporary database")
-        running.process.kill()
-        running.finish()
-    finally:
-        running.stop()
-    left = world.leftovers()
-    assert len(left) == 1
-    assert left[0].startswith("odoo_restore_")
-
-    source = world.create_odoo_database("small")
-    assert world.backup(source, "small.sql", "sql").code == 0
-    result = world.restore(target, "small.sql", "sql")
-    assert result.code == 0, result.stderr
-    recovered = [e for e in events(result) if e["event"] == "restore.recovered"]
-    assert recovered == [recovered[0]]
-    assert recovered[0]["committed"] is False
-    assert world.leftovers() == []
-    assert world.table_fingerprint(target) == world.table_fingerprint(source)

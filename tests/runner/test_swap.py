@@ -1,14 +1,10 @@
-"""An interrupted swap is settled by the next restore: old state or new state, never a mix.
+"""A swap that fails before its commit point puts everything back as it was.
 
-The runner is killed (SIGKILL, a lost node) after each step of the swap protocol in turn;
-`recover` must then leave the target exactly as before the swap when the commit point
-(renaming the temporary database to the target) was not reached, and exactly as after
-it when it was, with no temporary or previous database or filestore left.
+Stopping the real runner at each step of the swap is tested in test_interruptions.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from typing import Any
 
@@ -16,7 +12,7 @@ import asyncpg
 import pytest
 
 from odoo_operator.runner.pgtools import quote_identifier
-from odoo_operator.runner.swap import Admin, RestorePlan, recover, swap_in
+from odoo_operator.runner.swap import Admin, RestorePlan, swap_in
 from tests.runner.conftest import World, tree_fingerprint
 
 
@@ -58,60 +54,6 @@ async def prepare(world: World, plan: RestorePlan) -> None:
         (root / "ab" / value).write_text(value)
 
 
-async def swap_steps(admin: Admin, plan: RestorePlan) -> list[Any]:
-    """The swap protocol of `swap.swap_in`, one callable per step, in its order."""
-    assert plan.filestore is not None
-    target_fs = plan.filestore
-
-    async def previous_filestore() -> None:
-        os.rename(target_fs, plan.previous_filestore)
-
-    async def restored_filestore() -> None:
-        os.rename(plan.temporary_filestore, target_fs)
-
-    async def previous_database() -> None:
-        await admin.allow_connections(plan.target, False)
-        await admin.rename(plan.target, plan.previous_database)
-
-    async def commit() -> None:
-        await admin.rename(plan.temporary_database, plan.target)
-
-    async def drop_previous() -> None:
-        await admin.drop(plan.previous_database)
-
-    return [previous_filestore, restored_filestore, previous_database, commit, drop_previous]
-
-
-@pytest.mark.parametrize("steps_done", [0, 1, 2, 3, 4, 5])
-async def test_recover_after_a_crash_at_every_step(world: World, steps_done: int) -> None:
-    plan = RestorePlan("app", world.tmp / "data" / "filestore" / "app", "0123abcd")
-    await prepare(world, plan)
-    old_files = tree_fingerprint(plan.filestore, detailed=True)  # type: ignore[arg-type]
-    new_files = tree_fingerprint(plan.temporary_filestore, detailed=True)
-    manager = await admin(world)
-    try:
-        for step in (await swap_steps(manager, plan))[:steps_done]:
-            await step()
-        log = Recorder()
-        await recover(manager, "app", plan.filestore, log)
-    finally:
-        await manager.connection.close()
-
-    committed = steps_done >= 4
-    assert marker(world, "app") == ("new" if committed else "old")
-    assert tree_fingerprint(plan.filestore, detailed=True) == (  # type: ignore[arg-type]
-        new_files if committed else old_files
-    )
-    assert (
-        world.admin_sql(
-            "SELECT datallowconn FROM pg_database WHERE datname = current_database()", "app"
-        )
-        == "t"
-    )
-    assert world.leftovers(plan.filestore) == []
-    assert log.events == [("restore.recovered", {"attempt": "0123abcd", "committed": committed})]
-
-
 async def test_a_failed_swap_puts_everything_back(world: World) -> None:
     """swap_in itself: the commit rename fails (a name clash), every step is undone."""
     plan = RestorePlan("app", world.tmp / "data" / "filestore" / "app", "89abcdef")
@@ -122,10 +64,10 @@ async def test_a_failed_swap_puts_everything_back(world: World) -> None:
     manager = await admin(world)
     original_rename = manager.rename
 
-    async def failing_commit(old: str, new: str) -> None:
+    async def failing_commit(old: str, new: str, *, open_it: bool = False) -> None:
         if old == plan.temporary_database:
             raise asyncpg.DuplicateDatabaseError("simulated failure at the commit point")
-        await original_rename(old, new)
+        await original_rename(old, new, open_it=open_it)
 
     manager.rename = failing_commit  # type: ignore[method-assign]
     try:

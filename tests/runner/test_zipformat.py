@@ -7,12 +7,14 @@ import os
 import struct
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from odoo_operator.runner.backup import worth_deflating
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.zipreader import CHUNK, ZipStreamReader
 from odoo_operator.runner.zipwriter import ZipStreamWriter
@@ -26,13 +28,24 @@ ENTRIES = {
 }
 
 
+STORED = {"filestore/ab/ab12cd"}  # as the backup stores what deflate would not shrink
+
+
+def chunked(data: bytes) -> list[bytes]:
+    return [data[start : start + 65536] for start in range(0, len(data), 65536)]
+
+
 def write_archive(entries: dict[str, bytes], level: int = 1) -> bytes:
     out = io.BytesIO()
     archive = ZipStreamWriter(out.write, level)
     for name, data in entries.items():
+        if name in STORED:
+            crc = zlib.crc32(data)
+            archive.add_stored(name, chunked(data), crc=crc, size=len(data), mtime=1.7e9)
+            continue
         with archive.entry(name, mtime=1_700_000_000.0) as entry:
-            for start in range(0, len(data), 65536):
-                entry.write(data[start : start + 65536])
+            for chunk in chunked(data):
+                entry.write(chunk)
     archive.close()
     return out.getvalue()
 
@@ -175,3 +188,21 @@ def test_encrypted_and_unknown_method_entries_are_refused() -> None:
         read_archive(local_header(0, 14) + b"\0" * 40)
     with pytest.raises(JobError, match="unknown size"):
         read_archive(local_header(8, 0) + b"\0" * 40)
+
+
+def test_a_stored_entry_is_stored_and_its_size_and_crc_are_checked() -> None:
+    with zipfile.ZipFile(io.BytesIO(write_archive(ENTRIES))) as archive:
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+    assert {name for name, method in methods.items() if method == zipfile.ZIP_STORED} == STORED
+    archive = ZipStreamWriter(io.BytesIO().write)
+    with pytest.raises(ValueError, match="changed while it was being written"):
+        archive.add_stored("x", [b"abc", b"d"], crc=zlib.crc32(b"abc"), size=3)
+
+
+def test_only_data_deflate_shrinks_is_deflated() -> None:
+    text = b"INSERT INTO res_partner VALUES (1, 'Azure Interior');\n" * 400
+    noise = os.urandom(20_000)
+    assert worth_deflating("ab/0123abcd", text)
+    assert not worth_deflating("ab/0123abcd", noise)  # Odoo's names carry no extension
+    assert not worth_deflating("photo.JPG", text)  # the name says it is compressed already
+    assert worth_deflating("ab/tiny", noise[:100])  # too small to probe: deflated anyway

@@ -4,7 +4,8 @@
   (sockets stay open, nothing is closed): what a dead NAT entry or a hung peer looks like;
   new connections work normally.
 - `cut()`: every open connection is reset at once.
-- `refuse = True`: new connections are accepted and reset at once (counted in `attempts`).
+- `refuse = True`: new connections are accepted and reset at once (counted in `attempts`,
+  their loop times in `refused_at`).
 TLS passes through untouched, so the client still verifies the real server.
 """
 
@@ -35,6 +36,7 @@ class TcpProxy:
         self.upstream_port = upstream_port
         self.refuse = False
         self.attempts = 0
+        self.refused_at: list[float] = []
         self.port = 0
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -66,6 +68,7 @@ class TcpProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.attempts += 1
         if self.refuse:
+            self.refused_at.append(asyncio.get_running_loop().time())
             writer.transport.abort()
             return
         try:

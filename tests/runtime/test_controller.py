@@ -29,7 +29,7 @@ from odoo_operator.runtime.objects import KubeObject
 from odoo_operator.runtime.resources import CONFIG_MAPS
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.runtime import toy
-from tests.runtime.helpers import eventually, sample, total
+from tests.runtime.helpers import eventually, eventually_equal, sample, total
 
 
 class Scripted:
@@ -75,7 +75,10 @@ async def test_results_done_requeue_error_terminal(
         controller.enqueue(ObjectKey("ns", name))
     await eventually(lambda: reconciler.calls["requeue-1"] == 3, what="requeued twice")
     await eventually(lambda: reconciler.calls["fail-1"] == 4, what="retried until success")
-    await asyncio.sleep(0.5)  # time for any wrong extra retry to show
+    # Let the loop run on for two more backoff rounds of the crashing key: any wrong extra
+    # reconcile of the others would have happened by then.
+    crashes = reconciler.calls["crash-1"]
+    await eventually(lambda: reconciler.calls["crash-1"] >= crashes + 2, what="two more rounds")
     assert reconciler.calls["done-1"] == 1
     assert reconciler.calls["terminal-1"] == 1  # terminal: never retried
     assert reconciler.calls["requeue-1"] == 3
@@ -277,7 +280,12 @@ async def test_owns_and_watches_map_events_to_the_right_keys(
 async def test_a_converged_controller_sends_no_writes_at_rest(
     toy_manager: Manager, kube: KubeClient, namespace: str
 ) -> None:
-    """100 sources converge; then 60 s of steady state with a forced resync: 0 writes.
+    """100 sources converge; then a forced resync and watch restart, back to rest: 0 writes.
+
+    At rest means: the cache holds the server's versions of our own writes, the queue is
+    idle and nothing waits in it (no requeue-after pending), and the event recorder has
+    sent everything, so no later moment could bring a write that this one does not: the
+    test waits for those events, not for time.
 
     Writes are counted from what the manager's client sent (POST/PUT/PATCH/DELETE in
     `rest_client_requests_total`), and the mirrors' resourceVersions must not move.
@@ -304,8 +312,16 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
             )
 
         await eventually(converged, within=120, what="100 mirrors written")
-        await asyncio.sleep(1)  # the watch events of our own writes come back and settle
+
+        async def cached_versions() -> dict[str, str]:
+            mirrors = lister.list(namespace, labels={"toy": "mirror"})
+            return {m["metadata"]["name"]: m["metadata"]["resourceVersion"] for m in mirrors}
+
+        # The watch events of our own writes came back: the cache is the server's state.
+        server_versions = await mirror_versions(kube, namespace)
+        await eventually_equal(cached_versions, server_versions, within=60)
         await eventually(converged, within=60, what="settled")
+        await toy_manager.recorder.flush()  # the events of those writes, counted in series
         metrics = toy_manager.metrics
         writes_before = metrics.write_requests()
         registry = metrics.registry
@@ -317,8 +333,6 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
         )
         server_before = await mirror_versions(kube, namespace)
 
-        steady_start = time.monotonic()
-        await asyncio.sleep(20)
         for informer in toy_manager.informers.all():
             informer.resync()  # every object delivered again: every source reconciled
             informer.restart_watch()  # and a forced reconnect for good measure
@@ -329,10 +343,8 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
             ),
             what="resync reconciled",
         )
-        await asyncio.sleep(max(0.0, 60 - (time.monotonic() - steady_start)))
         await eventually(converged, what="idle after the resync")
 
-        assert time.monotonic() - steady_start >= 60
         skipped = sample(registry, "applier_applies_total", resource="configmaps", result="skipped")
         assert skipped >= skipped_before + 100
         assert metrics.write_requests() == writes_before

@@ -8,7 +8,6 @@ through the session fixtures.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -84,15 +83,19 @@ def test_build_permission(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert assets.build_allowed(explicit=False)
 
 
-def _record_builds(monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -> list[tuple[str, ...]]:
-    """Replace the real build by one that writes stand-in binaries and records its call."""
+def _record_builds(
+    monkeypatch: pytest.MonkeyPatch, hold_until: threading.Event | None = None
+) -> list[tuple[str, ...]]:
+    """Replace the real build by one that writes stand-in binaries and records its call;
+    with `hold_until`, the build finishes only once that event is set."""
     builds: list[tuple[str, ...]] = []
 
     def fake_build(
         binaries: tuple[str, ...], target_dir: Path, work_dir: Path, progress: object
     ) -> None:
         builds.append(tuple(binaries))
-        time.sleep(pause)  # long enough for the second thread to reach the lock
+        if hold_until is not None:
+            assert hold_until.wait(60)  # the other run looks for the assets meanwhile
         for binary in binaries:
             _fake_binary(target_dir, assets.ENVTEST_VERSION, binary)
 
@@ -101,12 +104,18 @@ def _record_builds(monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -> list[
 
 
 def test_concurrent_runs_build_once(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    builds = _record_builds(monkeypatch, pause=1.0)
+    arrived: list[int] = []
+    both_looking = threading.Event()
+    builds = _record_builds(monkeypatch, hold_until=both_looking)
+
+    def look() -> None:
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_looking.set()
+        results.append(assets.find_assets(build=True))
+
     results: list[assets.EnvtestAssets] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(assets.find_assets(build=True)))
-        for _ in range(2)
-    ]
+    threads = [threading.Thread(target=look) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

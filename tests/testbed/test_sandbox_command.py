@@ -20,6 +20,7 @@ from pathlib import Path
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.process import descendants, pid_alive
 from tests.kubectl import kubectl
+from tests.leakcheck import command_line
 
 ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
 
@@ -168,7 +169,13 @@ def test_sigterm_during_start_up_stops_what_had_started(
         out, err = proc.communicate(timeout=60)
         assert "sandbox ready" not in out
         assert "sandbox stopped" in err  # stopped by us, not only by the parent-death signal
-        assert [pid for pid in children if pid_alive(pid)] == []
+        # A child the parent-death signal is killing may take a moment to be gone.
+        deadline = time.monotonic() + 30
+        while (
+            alive := [pid for pid in children if pid_alive(pid)]
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive == [], [command_line(pid) for pid in alive]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -21,12 +21,14 @@ async def widgets(api_client: ApiClient) -> str:
     ext = ApiextensionsV1Api(api_client)
     await ext.create_custom_resource_definition(crd, _request_timeout=30)
     name = crd["metadata"]["name"]
-    for _ in range(100):
+    for _ in range(600):  # a deadline of a minute at least, for a loaded machine
         got = await ext.read_custom_resource_definition(name, _request_timeout=30)
         conditions = got.status.conditions or []
         if any(c.type == "Established" and c.status == "True" for c in conditions):
             break
         await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"CRD {name} not established")
     return str(crd["spec"]["names"]["plural"])
 
 

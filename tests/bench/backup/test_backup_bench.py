@@ -1,12 +1,14 @@
-"""Backup throughput and memory: the runner against `pg_dump > /dev/null`, same run.
+"""Backup throughput, CPU and memory: the runner against what users run today, same run.
 
-A database of about 1 GB (text rows and incompressible bytea, made server-side with
-generate_series) and a 200 MB filestore of incompressible files (as PDFs and images
+A database of about 540 MiB (text rows and incompressible bytea, made server-side with
+generate_series) and a 200 MiB filestore of incompressible files (as PDFs and images
 are). For each format the real `odoo-operator job backup` uploads to the session's S3
-endpoint; its wall time is compared with pg_dump writing the same format to /dev/null,
-and its peak RSS (VmHWM of the runner process alone, from wait4) is recorded. The S3
-endpoint's own ceiling (multipart upload of in-memory parts, no database involved) is
-measured too, since on this machine it is a Python server on the same two cores.
+endpoint, and so does the pipeline a hoster writes by hand with awscli (1.46 from PyPI,
+in a virtualenv of its own: it pins its own botocore), on the same endpoint:
+`pg_dump | aws s3 cp - s3://...` for sql, `pg_dump -Fc | aws ...` for dump, and
+`pg_dump | gzip -1 | aws ...` against a zip without filestore. Every pipeline runs
+`ROUNDS` times, interleaved. CPU is every process of the pipeline (pg_dump included)
+per GiB read; peak RSS is the uploading process's alone (the runner; aws).
 
 Run under the shared lock, alone:
     flock /tmp/odoo-bench.lock .venv/bin/pytest tests/bench/backup -m bench -s
@@ -14,16 +16,14 @@ Run under the shared lock, alone:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -31,26 +31,31 @@ import pytest
 
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.s3 import S3Server
+from tests.bench.backup.measure import MIB, Measured, run_pipeline
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 
-MIB = 1 << 20
+GIB = 1 << 30
+ROUNDS = 2
 FILESTORE_BYTES = 200 * MIB
-# About 1 GB on disk: 5.5 M text rows (~700 MB) and 200 k bytea rows of 1.5 KiB (~330 MB).
+AWSCLI = "awscli==1.46.*"
+# About 540 MiB on disk: 2.5 M text rows and 100 k incompressible bytea rows of 1.5 KiB.
 BIG_SQL = """
+CREATE TABLE ir_module_module (id integer, name text, state text, latest_version text);
+INSERT INTO ir_module_module VALUES (1, 'base', 'installed', '17.0.1.3');
 CREATE TABLE account_move_line (
     id integer PRIMARY KEY, move_id integer, partner_id integer, name text,
     ref text, amount numeric(14, 2), date timestamp);
 INSERT INTO account_move_line
 SELECT i, i / 7, i % 5000, 'Invoice line ' || md5(i::text), upper(md5((i * 31)::text)),
        (i % 100000) / 100.0, timestamp '2020-01-01' + i * interval '17 seconds'
-FROM generate_series(1, 5500000) AS i;
+FROM generate_series(1, 2500000) AS i;
 CREATE TABLE ir_attachment (id integer PRIMARY KEY, name text, db_datas bytea);
 INSERT INTO ir_attachment
 SELECT i, 'attachment ' || i, decode(
     (SELECT string_agg(md5((i * 97 + j)::text), '') FROM generate_series(1, 96) AS j), 'hex')
-FROM generate_series(1, 200000) AS i;
-INSERT INTO ir_module_module VALUES (1, 'base', 'installed', '17.0.1.3');
+FROM generate_series(1, 100000) AS i;
+VACUUM ANALYZE;
 """
 
 
@@ -71,13 +76,8 @@ def big_database(postgres_server: PostgresServer) -> Iterator[str]:
     name = f"bench_{secrets.token_hex(3)}"
     psql(postgres_server, "postgres", f"CREATE DATABASE {name}")
     started = time.monotonic()
-    psql(
-        postgres_server,
-        name,
-        "CREATE TABLE ir_module_module (id integer, name text, state text, "
-        "latest_version text);" + BIG_SQL + "VACUUM ANALYZE;",
-    )
-    size = int(psql(postgres_server, name, f"SELECT pg_database_size('{name}')"))
+    psql(postgres_server, name, BIG_SQL)
+    size = int(psql(postgres_server, name, "SELECT pg_database_size(current_database())"))
     print(f"\ngenerated {name}: {size / MIB:.0f} MiB in {time.monotonic() - started:.0f} s")
     yield name
     psql(postgres_server, "postgres", f"DROP DATABASE {name} WITH (FORCE)")
@@ -99,84 +99,53 @@ def filestore(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@dataclass
-class Run:
-    seconds: float
-    cpu_seconds: float  # the runner and the pg_dump it waited for
-    peak_rss_mib: float
-    log: dict[str, object]
+@pytest.fixture(scope="session")
+def aws() -> str:
+    """The `aws` command of awscli, installed once into the cache, beside nothing else."""
+    default = Path.home() / ".cache" / "odoo-operator"
+    cache = Path(os.environ.get("ODOO_OPERATOR_CACHE_DIR", default))
+    venv = cache / "bench-awscli"
+    command = venv / "bin" / "aws"
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "bench-awscli.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not command.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", AWSCLI], check=True)
+    return str(command)
 
 
-class PeakRss:
-    """VmHWM of one process, read from /proc while it runs.
+class Pipelines:
+    """Every pipeline measured, on one database, bucket and endpoint."""
 
-    Not ru_maxrss: that counts the forked copy of this (large) pytest process too.
-    """
+    def __init__(
+        self, pg: PostgresServer, s3: S3Server, database: str, bucket: str, aws: str
+    ) -> None:
+        self.s3, self.database, self.bucket, self.aws = s3, database, bucket, aws
+        self.env = {
+            **os.environ,
+            **pg.libpq_env(),
+            "PGDATABASE": database,
+            "AWS_ACCESS_KEY_ID": s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+            "AWS_DEFAULT_REGION": s3.region,
+        }
 
-    def __init__(self, pid: int) -> None:
-        self._path = Path(f"/proc/{pid}/status")
-        self.kib = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
+    def runner(self, fmt: str, key: str, *extra: str) -> Measured:
+        command = [sys.executable, "-m", "odoo_operator", "job", "backup"]
+        command += ["--database", self.database, "--format", fmt]
+        command += ["--endpoint", self.s3.endpoint, "--bucket", self.bucket, "--key", key]
+        return run_pipeline([[*command, *extra]], self.env)
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for line in self._path.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.kib = max(self.kib, int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError):
-                return
-            time.sleep(0.02)
+    def awscli(self, fmt: str, key: str) -> Measured:
+        dump = ["pg_dump", "--no-owner", "--format=custom" if fmt == "dump" else "--format=plain"]
+        upload = [self.aws, "s3", "cp", "-", f"s3://{self.bucket}/{key}"]
+        upload += ["--endpoint-url", self.s3.endpoint, "--only-show-errors"]
+        compress = [["gzip", "-1"]] if fmt == "zip" else []
+        return run_pipeline([dump, *compress, upload], self.env)
 
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.kib / 1024
-
-
-def run_backup(
-    postgres_server: PostgresServer, s3_server: S3Server, bucket: str, arguments: list[str]
-) -> Run:
-    env = {
-        **os.environ,
-        **postgres_server.libpq_env(),
-        "AWS_ACCESS_KEY_ID": s3_server.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-    }
-    command = [sys.executable, "-m", "odoo_operator", "job", "backup", *arguments]
-    command += ["--endpoint", s3_server.endpoint, "--bucket", bucket]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        peak = PeakRss(process.pid)
-        # wait4 reaps only after the last VmHWM read: the poller reads a live process.
-        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-        peak_mib = peak.stop()
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    assert process.returncode == 0, stderr
-    done = next(json.loads(line) for line in stdout.splitlines() if b"backup.done" in line)
-    return Run(seconds, usage.ru_utime + usage.ru_stime, peak_mib, done)
-
-
-def raw_pg_dump(postgres_server: PostgresServer, database: str, fmt: str) -> tuple[float, float]:
-    """Wall and CPU seconds of `pg_dump --format=fmt > /dev/null`."""
-    started = time.monotonic()
-    process = subprocess.Popen(
-        ["pg_dump", "--no-owner", f"--format={fmt}", "-d", database],
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, **postgres_server.libpq_env()},
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    process.returncode = 0
-    return time.monotonic() - started, usage.ru_utime + usage.ru_stime
+    def pg_dump_to_null(self) -> Measured:
+        return run_pipeline([["pg_dump", "--no-owner", "--file=/dev/null"]], self.env)
 
 
 def s3_ceiling(s3_server: S3Server, bucket: str, total: int) -> float:
@@ -200,75 +169,71 @@ def s3_ceiling(s3_server: S3Server, bucket: str, total: int) -> float:
     return total / MIB / seconds
 
 
-def test_backup_throughput_and_memory(
+def logged(measured: Measured, field: str) -> int:
+    lines = measured.stdout.splitlines()
+    done = next(json.loads(line) for line in lines if b"backup.done" in line)
+    return int(done[field])
+
+
+def test_backup_against_awscli(
     postgres_server: PostgresServer,
     s3_server: S3Server,
     big_database: str,
     filestore: Path,
+    aws: str,
 ) -> None:
     bucket = f"bench-{secrets.token_hex(4)}"
-    client = boto3.client(
+    s3_ceiling_client = boto3.client(
         "s3",
         endpoint_url=s3_server.endpoint,
         region_name=s3_server.region,
         aws_access_key_id=s3_server.access_key,
         aws_secret_access_key=s3_server.secret_key,
     )
-    client.create_bucket(Bucket=bucket)
+    s3_ceiling_client.create_bucket(Bucket=bucket)
     filestore_bytes = sum(p.stat().st_size for p in filestore.rglob("*") if p.is_file())
+    run = Pipelines(postgres_server, s3_server, big_database, bucket, aws)
+    with_files = ("--filestore", str(filestore))
+    cases: dict[tuple[str, str], Callable[[], Measured]] = {
+        ("sql", "runner"): lambda: run.runner("sql", "r.sql"),
+        ("sql", "pg_dump | aws"): lambda: run.awscli("sql", "a.sql"),
+        ("dump", "runner"): lambda: run.runner("dump", "r.dump"),
+        ("dump", "pg_dump -Fc | aws"): lambda: run.awscli("dump", "a.dump"),
+        ("zip, no filestore", "runner"): lambda: run.runner("zip", "r.zip", "--no-filestore"),
+        ("zip, no filestore", "pg_dump | gzip -1 | aws"): lambda: run.awscli("zip", "a.gz"),
+        ("zip + filestore", "runner"): lambda: run.runner("zip", "f.zip", *with_files),
+    }
+    results: dict[tuple[str, str], list[Measured]] = {case: [] for case in cases}
+    for _ in range(ROUNDS):
+        for case, measure in cases.items():
+            results[case].append(measure())
+    plain = logged(results[("sql", "runner")][0], "dump_bytes")
+    custom = logged(results[("dump", "runner")][0], "dump_bytes")
 
-    ceiling = s3_ceiling(s3_server, bucket, 256 * MIB)
-    raw = {fmt: raw_pg_dump(postgres_server, big_database, fmt) for fmt in ("plain", "custom")}
-    rows = []
-    for fmt, raw_format, extra in (
-        ("sql", "plain", []),
-        ("dump", "custom", []),
-        ("zip", "plain", ["--filestore", str(filestore)]),
-    ):
-        run = run_backup(
-            postgres_server,
-            s3_server,
-            bucket,
-            ["--database", big_database, "--format", fmt, "--key", f"big.{fmt}", *extra],
-        )
-        client.delete_object(Bucket=bucket, Key=f"big.{fmt}")
-        dump_bytes = int(str(run.log["dump_bytes"]))
-        moved = dump_bytes + (filestore_bytes if fmt == "zip" else 0)
-        raw_seconds, raw_cpu = raw[raw_format]
-        raw_rate = dump_bytes / MIB / raw_seconds
-        rate = moved / MIB / run.seconds
-        rows.append(
-            (
-                fmt,
-                f"{moved / MIB:.0f}",
-                f"{int(str(run.log['bytes'])) / MIB:.0f}",
-                f"{run.seconds:.1f}",
-                f"{rate:.0f}",
-                f"{raw_seconds:.1f}",
-                f"{raw_rate:.0f}",
-                f"{100 * rate / raw_rate:.0f}%",
-                f"{raw_cpu:.1f}",
-                f"{run.cpu_seconds:.1f}",
-                f"{run.peak_rss_mib:.0f}",
-            )
-        )
-    small = run_backup(
-        postgres_server,
-        s3_server,
-        bucket,
-        ["--database", "postgres", "--format", "sql", "--key", "small.sql"],
-    )
-
-    header = (
-        "format", "MiB in", "MiB up", "runner s", "runner MiB/s", "pg_dump>null s",
-        "pg_dump MiB/s", "runner/pg_dump", "pg_dump CPU s", "runner CPU s", "peak RSS MiB",
-    )  # fmt: skip
+    header = ("format", "pipeline", "s", "MiB/s", "CPU s per GiB", "peak RSS MiB")
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for row in rows:
+    for (fmt, tool), runs in results.items():
+        read = custom if fmt == "dump" else plain
+        read += filestore_bytes if fmt == "zip + filestore" else 0
+        seconds = sorted(m.seconds for m in runs)
+        cpu = sorted(m.cpu_seconds * GIB / read for m in runs)
+        row = (
+            fmt,
+            f"`{tool}`".replace("|", "\\|"),
+            f"{seconds[0]:.1f}-{seconds[-1]:.1f}",
+            f"{read / MIB / seconds[-1]:.0f}-{read / MIB / seconds[0]:.0f}",
+            f"{cpu[0]:.1f}-{cpu[-1]:.1f}",
+            f"{max(m.peak_rss_mib for m in runs):.0f}",
+        )
         print("| " + " | ".join(row) + " |")
-    print(f"\nS3 endpoint ceiling (boto3, in-memory 8 MiB parts, no database): {ceiling:.0f} MiB/s")
+
+    raw = run.pg_dump_to_null()
+    ceiling = s3_ceiling(s3_server, bucket, 256 * MIB)
+    small = Pipelines(postgres_server, s3_server, "postgres", bucket, aws).runner("sql", "s")
+    print(f"\nplain dump {plain / MIB:.0f} MiB, custom dump {custom / MIB:.0f} MiB, ", end="")
+    print(f"filestore {filestore_bytes / MIB:.0f} MiB in {sum(1 for _ in filestore.rglob('*'))}")
+    print(f"pg_dump > /dev/null (plain): {raw.seconds:.1f} s, {raw.cpu_seconds:.1f} s CPU")
+    print(f"S3 endpoint alone (boto3, 8 MiB parts one at a time): {ceiling:.0f} MiB/s")
     print(f"peak RSS of a backup of a nearly empty database: {small.peak_rss_mib:.0f} MiB")
-    files = sum(1 for p in filestore.rglob("*") if p.is_file())
-    print(f"filestore: {filestore_bytes / MIB:.0f} MiB in {files} files")
