@@ -2,8 +2,8 @@
 
 `Sandbox.start()` brings the parts up and returns once all of them answer:
 
-1. etcd, PostgreSQL's `initdb` and the S3 server are launched together; the API server
-   follows as soon as etcd answers;
+1. etcd, kube-apiserver (it waits for etcd itself), PostgreSQL's `initdb` and the S3
+   server are launched together;
 2. once the API server is ready: the controller manager and the pod simulator are
    launched, our CRDs installed (Established and in discovery) and the operator
    namespace created; then the operator is launched (it needs both);
