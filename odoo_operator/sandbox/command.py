@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
 import click
+from kubernetes_asyncio.client.rest import ApiException
 
-from odoo_operator.sandbox.assets import AssetsMissing, find_assets
+from odoo_operator.sandbox.assets import AssetsMissing, find_assets, with_etcd
+from odoo_operator.sandbox.install import InstallError, error_text
 from odoo_operator.sandbox.kubernetes_build import BuildError
 from odoo_operator.sandbox.process import ProcessError
 from odoo_operator.sandbox.runner import OPTIONAL_PARTS, SANDBOX_OPERATOR_IMAGE, Sandbox
@@ -18,16 +19,31 @@ from odoo_operator.sandbox.runner import OPTIONAL_PARTS, SANDBOX_OPERATOR_IMAGE,
 READY_LINE = "sandbox ready"
 
 
-async def _serve(sandbox: Sandbox) -> None:
-    """Seed the cluster, say `sandbox ready`, wait for SIGINT/SIGTERM."""
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await sandbox.seed()
-    click.echo(READY_LINE)
-    sys.stdout.flush()
-    await stopping.wait()
+def _run_until_signal(sandbox: Sandbox) -> None:
+    """Start, say `sandbox ready`, wait for SIGINT/SIGTERM; always stop what started.
+
+    Both signals raise KeyboardInterrupt, during start-up too, so `finally` stops the
+    parts that had started; while stopping, further signals are ignored (every part has
+    its own time limit, and the children die with this process anyway).
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    ready = False
+    try:
+        # From the main thread: each child's parent-death signal is tied to the thread
+        # that started it, and this one lives as long as the process.
+        sandbox.start()
+        ready = True  # before the line: a signal right after it must end in a clean stop
+        click.echo(READY_LINE)
+        sys.stdout.flush()
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        if not ready:
+            raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sandbox.stop()
 
 
 @click.command()
@@ -53,8 +69,8 @@ async def _serve(sandbox: Sandbox) -> None:
 @click.option(
     "--prepare-only",
     is_flag=True,
-    help="Only make sure the envtest assets (with kube-controller-manager) exist, print "
-    "their directory and exit.",
+    help="Only make sure the envtest assets (kube-apiserver, kube-controller-manager, etcd) "
+    "exist, print their directory (usable as KUBEBUILDER_ASSETS) and exit.",
 )
 @click.option(
     "--build-assets",
@@ -77,34 +93,34 @@ def sandbox(
     build_assets: bool,
     run_dir: Path | None,
 ) -> None:
-    """Run a local Kubernetes (API server, controller manager, pod simulator), PostgreSQL
-    and S3 endpoint, no cluster needed.
+    """Run the whole system locally, no cluster needed: a Kubernetes API server, controller
+    manager and pod simulator, PostgreSQL, an S3 endpoint, and the operator with its
+    webhook.
 
-    Prints exactly one line, `sandbox ready`, once the kubeconfig works; runs until
-    SIGINT or SIGTERM, then stops every process it started. Logs and progress go to
-    stderr.
+    Prints exactly one line, `sandbox ready`, once the kubeconfig works, the CRDs are
+    established, the operator is ready and leads, and its webhook answers through the API
+    server; runs until SIGINT or SIGTERM, then stops every process it started. Logs and
+    progress go to stderr.
     """
     try:
         if prepare_only:
-            assets = find_assets(build=build_assets, controller_manager=True)
+            assets = with_etcd(find_assets(build=build_assets, controller_manager=True))
             click.echo(str(assets.directory))
             return
         directory = run_dir or Path(tempfile.mkdtemp(prefix="odoo-operator-sandbox-"))
-        runner = Sandbox(
-            run_dir=directory,
-            kubeconfig_out=kubeconfig_out,
-            without=frozenset(without),
-            build_assets=build_assets,
-            operator_image=operator_image,
+        _run_until_signal(
+            Sandbox(
+                run_dir=directory,
+                kubeconfig_out=kubeconfig_out,
+                without=frozenset(without),
+                build_assets=build_assets,
+                operator_image=operator_image,
+            )
         )
-        # SIGTERM during start-up unwinds like Ctrl-C, so `finally` stops what started.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            # From the main thread: each child's parent-death signal is tied to the thread
-            # that started it, and this one lives as long as the process.
-            runner.start_processes()
-            asyncio.run(_serve(runner))
-        finally:
-            runner.stop()
-    except (AssetsMissing, BuildError, ProcessError) as error:
+    except (AssetsMissing, BuildError, ProcessError, InstallError) as error:
         raise click.ClickException(str(error)) from error
+    except ApiException as error:
+        raise click.ClickException(
+            f"the API server refused a set-up step: {error.status} {error.reason}: "
+            f"{error_text(error)}"
+        ) from error

@@ -11,9 +11,9 @@ Nothing schedules or runs the Pods: that is the pod simulator's part (`podsim`).
 Guarantees:
 - it runs with the admin kubeconfig, no leader election, no serving ports, and logs to
   `kube-controller-manager.log` in the run directory;
-- `start()` returns only when every controller has logged that its caches are synced
-  (client-go's `Caches are synced for <name>` line), so a Deployment created right after
-  gets its ReplicaSet;
+- `start()` (or `launch()` then `wait_ready()`) returns only when every controller has
+  logged that its caches are synced (client-go's `Caches are synced for <name>` line),
+  so a Deployment created right after gets its ReplicaSet;
 - `stop()` stops exactly the PID it started (SIGTERM, then SIGKILL), and the process
   dies with its parent.
 """
@@ -80,8 +80,14 @@ class ControllerManager:
         return all(f"Caches are synced for {name} " in text for name in CONTROLLERS.values())
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process.start()
+
+    def wait_ready(self) -> None:
         self.process.wait_until(self._caches_synced, START_TIMEOUT, "synced its caches")
 
     def pids(self) -> list[int]:

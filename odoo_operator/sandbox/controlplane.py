@@ -8,7 +8,8 @@ manager (`controllermanager`) and the pod simulator (`podsim`) on top.
 Guarantees:
 - both servers listen on free loopback ports, log to files under the run directory,
   and are stopped by PID (`stop()`), apiserver first;
-- `start()` returns only when `/readyz` answers 200;
+- `start()` returns only when `/readyz` answers 200 (or in two steps: `launch()` starts
+  both and returns, `wait_ready()` returns on that 200);
 - the kubeconfig written by `write_kubeconfig` works for `kubectl` and
   `kubernetes_asyncio` alike (token auth, our CA pinned);
 - the API server reaches kubelets (for `kubectl logs`) at a node's InternalIP, checks
@@ -85,8 +86,10 @@ class Etcd:
             run_dir / "etcd.log",
         )
 
-    def start(self) -> None:
+    def launch(self) -> None:
         self.process.start()
+
+    def wait_ready(self) -> None:
         self.process.wait_until(
             lambda: _http_ok(f"{self.url}/health"), START_TIMEOUT, "healthy on /health"
         )
@@ -201,15 +204,31 @@ class ControlPlane:
         return ssl.create_default_context(cadata=self.ca.cert_pem.decode())
 
     def start(self) -> None:
-        self.etcd.start()
-        self.start_apiserver()
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start etcd and the API server and return (the API server waits for etcd)."""
+        self.etcd.launch()
+        self._launch_apiserver()
+
+    def wait_ready(self) -> None:
+        self.etcd.wait_ready()
+        self._wait_apiserver_ready()
 
     def start_apiserver(self) -> None:
         """Start (or start again, after `kill_apiserver`) on the same port and etcd."""
+        self._launch_apiserver()
+        self._wait_apiserver_ready()
+
+    def _launch_apiserver(self) -> None:
         self.apiserver = ManagedProcess(
             "kube-apiserver", self._apiserver_argv(), self.run_dir / "kube-apiserver.log"
         )
         self.apiserver.start()
+
+    def _wait_apiserver_ready(self) -> None:
+        assert self.apiserver is not None  # launched first
         context = self._ssl_context()
         self.apiserver.wait_until(
             lambda: _http_ok(f"{self.server}/readyz", token=self.token, context=context),

@@ -4,7 +4,9 @@ Password authentication (scram-sha-256) everywhere, so a wrong password fails he
 it would in production. `initdb` and `postgres` refuse to run as root; as root we run
 them as the `postgres` system user and hand it a temp directory of its own for data and
 Unix socket (removed on stop). The server listens on TCP loopback only; its logs go to
-the run directory.
+the run directory. `start()` is `launch()` (starts `initdb`, returns at once) then
+`wait_ready()` (starts the server, returns once it accepts connections), so a caller
+can start other servers while `initdb` works.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class PostgresServer:
         self.server_dir = Path(tempfile.mkdtemp(prefix="odoo-operator-pg-"))
         self.data_dir = self.server_dir / "data"
         self.socket_dir = self.server_dir / "socket"
+        self.initdb: ManagedProcess | None = None
         self.process: ManagedProcess | None = None
 
     @property
@@ -90,43 +93,51 @@ class PostgresServer:
             for directory in (self.server_dir, self.socket_dir):
                 os.chown(directory, account.pw_uid, account.pw_gid)
 
-    def _initdb(self, owner: str | None) -> None:
+    def _launch_initdb(self, owner: str | None) -> None:
         pwfile = self.server_dir / "pwfile"
         pwfile.write_text(self.password + "\n")
         pwfile.chmod(0o600)
         if owner is not None:
             account = pwd.getpwnam(owner)
             os.chown(pwfile, account.pw_uid, account.pw_gid)
-        log = self.run_dir / "initdb.log"
-        with log.open("wb") as out:
-            result = subprocess.run(
-                [
-                    str(self.bin_dir / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    self.user,
-                    f"--pwfile={pwfile}",
-                    "--auth=scram-sha-256",
-                    "--encoding=UTF8",
-                    "--locale=C.UTF-8",
-                    "--no-sync",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                user=owner,
-                group=owner,
-                extra_groups=[] if owner else None,
-                check=False,
-            )
-        pwfile.unlink()
-        if result.returncode != 0:
-            raise ProcessError(f"initdb failed (exit {result.returncode}); log {log}")
+        self.initdb = ManagedProcess(
+            "initdb",
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            self.run_dir / "initdb.log",
+            user=owner,
+        )
+        self.initdb.start()
+
+    def _finish_initdb(self) -> None:
+        assert self.initdb is not None  # launched first
+        code = self.initdb.wait_exit(START_TIMEOUT)
+        (self.server_dir / "pwfile").unlink()
+        if code != 0:
+            raise ProcessError(f"initdb failed (exit {code}); log {self.initdb.log_path}")
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start `initdb` and return; `wait_ready` starts the server once it has finished."""
         owner = _run_as()
         self._prepare_dirs(owner)
-        self._initdb(owner)
+        self._launch_initdb(owner)
+
+    def wait_ready(self) -> None:
+        self._finish_initdb()
         self.process = ManagedProcess(
             "postgres",
             [
@@ -149,7 +160,7 @@ class PostgresServer:
                 "max_connections=200",
             ],
             self.run_dir / "postgres.log",
-            user=owner,
+            user=_run_as(),
             stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM waits for clients to leave
         )
         self.process.start()
@@ -164,9 +175,11 @@ class PostgresServer:
 
     def pids(self) -> list[int]:
         """PIDs of the running processes this part started (for leak checks)."""
-        return [self.process.pid] if self.process is not None and self.process.running() else []
+        return [p.pid for p in (self.initdb, self.process) if p is not None and p.running()]
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop(grace=15)
+        if self.initdb is not None:
+            self.initdb.stop()
         shutil.rmtree(self.server_dir, ignore_errors=True)

@@ -105,6 +105,17 @@ class ManagedProcess:
             time.sleep(0.1)
         raise ProcessError(f"{self.name} not {what} after {timeout:.0f}s; log {self.log_path}")
 
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for a process that is meant to finish (such as `initdb`); its exit code."""
+        if self._popen is None:
+            raise ProcessError(f"{self.name} was never started")
+        try:
+            return self._popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProcessError(
+                f"{self.name} still running after {timeout:.0f}s; log {self.log_path}"
+            ) from None
+
     def stop(self, grace: float = 10.0) -> None:
         """Signal the PID we started, SIGKILL after `grace` seconds; always reaps it."""
         if self._popen is None or self._popen.poll() is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiobotocore.session import ClientCreatorContext, get_session
 
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess
+from odoo_operator.sandbox.process import ManagedProcess, ProcessError
 
 START_TIMEOUT = 60.0
 REGION = "us-east-1"
@@ -55,6 +55,11 @@ class S3Server:
         )
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the server and return at once (`wait_ready` waits until it answers)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(
             "moto-s3",
@@ -62,6 +67,10 @@ class S3Server:
             self.run_dir / f"s3-{self.port}.log",
         )
         self.process.start()
+
+    def wait_ready(self) -> None:
+        if self.process is None:
+            raise ProcessError("moto-s3 was never launched")
         self.process.wait_until(self._answers, START_TIMEOUT, "answering HTTP")
 
     def pids(self) -> list[int]:

@@ -1,84 +1,39 @@
 """`odoo-operator sandbox` end to end: ready line, kubectl works, SIGTERM leaves nothing.
 
 "Nothing" includes the containers the pod simulator runs: the check covers every
-process below the sandbox, not only its direct children.
+process below the sandbox, not only its direct children. The operator inside the
+sandbox has its own tests (tests/sandbox/test_operator_inside.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from odoo_operator.sandbox.assets import EnvtestAssets
+from odoo_operator.sandbox.assets import EnvtestAssets, cache_dir, cache_root, etcd_version
 from odoo_operator.sandbox.process import descendants, pid_alive
 from tests.kubectl import kubectl
-from tests.leakcheck import command_line
+from tests.sandbox_command import ODOO_OPERATOR, children, command_line, running_sandbox
 
-ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
-
-
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    return proc.stdout.readline() if ready else ""
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of `pid`, read from /proc (what the sandbox started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):  # the process ended while we looked
-            continue
-        if int(stat[1]) == pid:
-            found.append(int(entry.name))
-    return found
+# What the webhook would refuse (PostgreSQL's own database), when there is a webhook.
+RESERVED_DATABASE = {
+    "apiVersion": "bemade.org/v1alpha1",
+    "kind": "OdooInstance",
+    "metadata": {"name": "unchecked", "namespace": "odoo-operator"},
+    "spec": {"database": {"name": "postgres"}},
+}
 
 
-@contextmanager
-def _sandbox(tmp_path: Path, kubeconfig: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
-    """`odoo-operator sandbox` as a user runs it; killed at the end if still running."""
-    proc = subprocess.Popen(
-        [
-            *ODOO_OPERATOR,
-            "sandbox",
-            "--kubeconfig-out",
-            str(kubeconfig),
-            "--run-dir",
-            str(tmp_path / "run"),
-            *options,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = _read_line(proc, timeout=120)
-        assert line == "sandbox ready\n", proc.stderr.read() if proc.stderr else line
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_sandbox_runs_until_sigterm_and_stops_everything(
+def test_without_the_operator_the_rest_runs_until_sigterm_and_stops_everything(
     tmp_path: Path, envtest_assets: EnvtestAssets
 ) -> None:
     kubeconfig = tmp_path / "out" / "sandbox.kubeconfig"
     kubeconfig.parent.mkdir()
-    with _sandbox(tmp_path, kubeconfig) as proc:
+    with running_sandbox(tmp_path, kubeconfig, "--without", "operator") as proc:
         namespaces = kubectl(kubeconfig, "get", "ns", "-o", "name").stdout.split()
         assert "namespace/odoo-operator" in namespaces
         secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
@@ -90,14 +45,20 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
         node = kubectl(kubeconfig, "get", "node", "sandbox-node", "-o",
                        "jsonpath={.status.conditions[?(@.type=='Ready')].status}")  # fmt: skip
         assert node.stdout == "True"
-        children = _children(proc.pid)
+        started = children(proc.pid)
         # etcd, kube-apiserver, kube-controller-manager, postgres, moto, pod simulator
-        assert len(children) == 6
+        assert len(started) == 6
+        assert not any("run" in command_line(pid) for pid in started)  # no operator
+        assert (info["metrics"], info["health"], info["webhook"]) == (None, None, None)
+        # The CRDs are there, but nothing checks or reconciles what is applied.
+        hooks = kubectl(kubeconfig, "get", "validatingwebhookconfigurations", "-o", "name")
+        assert hooks.stdout == ""
+        kubectl(kubeconfig, "create", "-f", "-", stdin=json.dumps(RESERVED_DATABASE))
         kubectl(kubeconfig, "run", "sleeper", f"--image={info['operatorImage']}",
                 "--restart=Never", "--command", "--", "sleep", "3600")  # fmt: skip
         kubectl(kubeconfig, "wait", "pod/sleeper", "--for=condition=Ready", "--timeout=60s")
         everything = descendants(proc.pid)
-        assert len(everything) > len(children)  # the pod's process, below the simulator
+        assert len(everything) > len(started)  # the pod's process, below the simulator
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert proc.stdout is not None
@@ -105,16 +66,29 @@ def test_sandbox_runs_until_sigterm_and_stops_everything(
         assert [pid for pid in everything if pid_alive(pid)] == []
 
 
-def test_sandbox_without_parts(tmp_path: Path, envtest_assets: EnvtestAssets) -> None:
+def test_without_every_part_but_the_control_plane_on_prepare_only_assets(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    """`KUBEBUILDER_ASSETS=$(odoo-operator sandbox --prepare-only)` is enough: its etcd runs."""
+    prepared = subprocess.run(
+        [*ODOO_OPERATOR, "sandbox", "--prepare-only"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assets = prepared.stdout.strip()
     kubeconfig = tmp_path / "sandbox.kubeconfig"
-    parts = ("postgres", "s3", "kubelet", "controller-manager")
+    parts = ("operator", "postgres", "s3", "kubelet", "controller-manager")
     options = [word for part in parts for word in ("--without", part)]
-    with _sandbox(tmp_path, kubeconfig, *options) as proc:
-        assert len(_children(proc.pid)) == 2  # etcd, kube-apiserver
+    env = {**os.environ, "KUBEBUILDER_ASSETS": assets}
+    with running_sandbox(tmp_path, kubeconfig, *options, env=env) as proc:
+        started = children(proc.pid)
+        assert len(started) == 2  # etcd, kube-apiserver
+        binaries = {command_line(pid)[0] for pid in started}
+        assert binaries == {f"{assets}/etcd", f"{assets}/kube-apiserver"}
         info = json.loads((tmp_path / "sandbox.json").read_text())
         assert info["postgres"] is None
         assert info["s3"] is None
         assert info["kubelet"] is None
+        assert info["metrics"] is None
         assert kubectl(kubeconfig, "get", "nodes", "-o", "name").stdout == ""
         secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
         assert "secret/postgres-clusters" not in secrets.stdout
@@ -122,17 +96,32 @@ def test_sandbox_without_parts(tmp_path: Path, envtest_assets: EnvtestAssets) ->
         assert proc.wait(timeout=60) == 0
 
 
-def test_prepare_only_prints_the_assets_directory(envtest_assets: EnvtestAssets) -> None:
+def test_prepare_only_prints_a_kubebuilder_assets_directory(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    """A cache holding kube-apiserver and kube-controller-manager but no etcd (links to
+    the real binaries in a cache of its own) gets a copy of etcd, not a link."""
+    assert envtest_assets.kube_controller_manager is not None
+    env = {k: v for k, v in os.environ.items() if k != "KUBEBUILDER_ASSETS"}
+    env["ODOO_OPERATOR_CACHE_DIR"] = str(tmp_path / "cache")
+    cache = tmp_path / "cache" / cache_dir().relative_to(cache_root())
+    cache.mkdir(parents=True)
+    for binary in (envtest_assets.kube_apiserver, envtest_assets.kube_controller_manager):
+        (cache / binary.name).symlink_to(binary)
     result = subprocess.run(
         [*ODOO_OPERATOR, "sandbox", "--prepare-only"],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env=os.environ.copy(),
+        env=env,
     )
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip()) == envtest_assets.directory
+    assert Path(result.stdout.strip()) == cache
+    for binary in ("kube-apiserver", "kube-controller-manager", "etcd"):
+        assert os.access(cache / binary, os.X_OK), binary
+    assert not (cache / "etcd").is_symlink()
+    assert etcd_version(cache / "etcd") == etcd_version(envtest_assets.etcd)
 
 
 def test_missing_assets_is_one_clear_error(tmp_path: Path) -> None:
@@ -162,7 +151,7 @@ def test_sigterm_during_start_up_stops_what_had_started(
         # Wait until etcd runs (the log file alone can appear before its process does);
         # the rest has not answered yet, so the signal lands in the middle of start-up.
         deadline = time.monotonic() + 60
-        while not (children := _children(proc.pid)):
+        while not (started := children(proc.pid)):
             assert time.monotonic() < deadline, "the sandbox started no process within 60s"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
@@ -171,9 +160,7 @@ def test_sigterm_during_start_up_stops_what_had_started(
         assert "sandbox stopped" in err  # stopped by us, not only by the parent-death signal
         # A child the parent-death signal is killing may take a moment to be gone.
         deadline = time.monotonic() + 30
-        while (
-            alive := [pid for pid in children if pid_alive(pid)]
-        ) and time.monotonic() < deadline:
+        while (alive := [pid for pid in started if pid_alive(pid)]) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert alive == [], [command_line(pid) for pid in alive]
     finally:

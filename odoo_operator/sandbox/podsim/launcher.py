@@ -5,7 +5,8 @@ Guarantees:
   with the parent-death signal, logs to `pod-simulator.log` in its run directory, and
   serves its kubelet endpoint on a free loopback port with a certificate of the
   control plane's CA;
-- `start()` returns once `/healthz` answers 200 (Node registered, caches synced);
+- `start()` (or `launch()` then `wait_ready()`) returns once `/healthz` answers 200
+  (Node registered, caches synced);
 - `pids()` names the agent and every process below it (the containers it runs and
   whatever they started), so a leak check can see each of them;
 - `stop()` sends SIGTERM (the agent stops its containers within 5 s), SIGKILL after
@@ -79,9 +80,15 @@ class PodSimulator:
             return False
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.chmod(0o700)  # Secrets are written as files below it
         self.process.start()
+
+    def wait_ready(self) -> None:
         self.process.wait_until(self._healthy, START_TIMEOUT, "healthy on /healthz")
 
     def pids(self) -> list[int]:

@@ -1,0 +1,138 @@
+"""The operator inside the sandbox: `odoo-operator run` started by `odoo-operator sandbox`.
+
+Through the command, as a user runs it: after `sandbox ready`, kubectl sees our CRDs at
+once, the operator holds its leader Lease, an OdooInstance edit that breaks a webhook
+rule is refused with the rule's message; SIGTERM ends it with exit 0, the operator
+releases its Lease and no process is left. Through the `sandbox` fixture (the same
+machinery in the test process): every URL in `sandbox.json` answers.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from odoo_operator.api.crd import CRD_KINDS
+from odoo_operator.sandbox.assets import EnvtestAssets
+from odoo_operator.sandbox.process import descendants, pid_alive
+from odoo_operator.sandbox.runner import LEADER_LEASE, OPERATOR_NAMESPACE, Sandbox
+from odoo_operator.webhook.paths import path
+from tests.kubectl import kubectl
+from tests.sandbox_command import children, command_line, running_sandbox
+
+SHOP = {
+    "apiVersion": "bemade.org/v1alpha1",
+    "kind": "OdooInstance",
+    "metadata": {"name": "shop", "namespace": "shop"},
+    "spec": {
+        "image": "odoo:18.0",
+        "replicas": 1,
+        "filestore": {"storageSize": "10Gi"},
+        "ingress": {"hosts": ["shop.example.com"]},
+    },
+}
+
+
+def _lease_holder(kubeconfig: Path) -> str:
+    return kubectl(
+        kubeconfig, "-n", OPERATOR_NAMESPACE, "get", "lease", LEADER_LEASE,
+        "-o", "jsonpath={.spec.holderIdentity}",
+    ).stdout  # fmt: skip
+
+
+def test_the_operator_runs_inside_until_sigterm(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    with running_sandbox(tmp_path, kubeconfig) as proc:
+        # Right after `sandbox ready`: no "no matches for kind OdooInstance".
+        kubectl(kubeconfig, "create", "namespace", "shop")
+        kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(SHOP))
+        crds = kubectl(kubeconfig, "get", "crd", "-o", "name").stdout.split()
+        assert sorted(crds) == sorted(
+            f"customresourcedefinition.apiextensions.k8s.io/{kind.name}" for kind in CRD_KINDS
+        )
+
+        refused = kubectl(
+            kubeconfig, "-n", "shop", "patch", "odooinstance", "shop", "--type=merge",
+            "-p", '{"spec":{"filestore":{"storageSize":"5Gi"}}}', check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert 'admission webhook "validate-odooinstances.bemade.org" denied the request' in (
+            refused.stderr
+        )
+        assert "spec.filestore.storageSize: may only grow, 10Gi -> 5Gi" in refused.stderr
+
+        assert _lease_holder(kubeconfig) != ""
+        started = children(proc.pid)
+        # etcd, kube-apiserver, kube-controller-manager, postgres, moto, pod simulator, operator
+        assert len(started) == 7
+        operator = [pid for pid in started if "run" in command_line(pid)]
+        assert len(operator) == 1
+        argv = command_line(operator[0])
+        assert "--leader-elect" in argv
+        assert "--operator-image=odoo-operator:sandbox" in argv
+
+        everything = descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        assert [pid for pid in everything if pid_alive(pid)] == []
+        log = tmp_path / "run" / "operator" / "operator.log"
+        assert f"operator log: {log}" in err
+        assert "leader lease released" in log.read_text()
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+        return response.status, response.read().decode()
+
+
+def _post(url: str, body: dict[str, Any], ca_file: str) -> tuple[int, dict[str, Any]]:
+    context = ssl.create_default_context(cafile=ca_file)
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
+        return response.status, json.loads(response.read())
+
+
+def test_every_url_in_sandbox_json_answers(sandbox: Sandbox) -> None:
+    info = json.loads(sandbox.info_path.read_text())
+    assert sandbox.operator is not None
+    assert sandbox.operator.process.pid in sandbox.pids()  # counted by the leak check
+
+    assert _get(info["health"]) == (200, "ok")
+    assert _get(info["health"].replace("/healthz", "/readyz")) == (200, "ok")
+    status, metrics = _get(info["metrics"])
+    assert status == 200
+    assert f'leader_election_master_status{{name="{LEADER_LEASE}"}} 1.0' in metrics
+    # The start-up probe went through the API server and was denied by the webhook.
+    assert 'odoo_operator_webhook_admissions_total{kind="OdooInstance",result="denied"}' in (
+        metrics
+    )
+
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "bemade.org", "version": "v1alpha1", "kind": "OdooInstance"},
+            "operation": "CREATE",
+            "namespace": "shop",
+            "name": "shop",
+            "object": {**SHOP, "spec": {"database": {"name": "postgres"}}},
+        },
+    }
+    status, answer = _post(info["webhook"] + path("OdooInstance"), review, info["ca"])
+    assert status == 200
+    assert answer["response"]["allowed"] is False
+    assert "spec.database.name" in answer["response"]["status"]["message"]
+
+    server = kubectl(sandbox.kubeconfig, f"--server={info['apiserver']}", "get", "--raw", "/readyz")
+    assert server.stdout == "ok"
