@@ -1,0 +1,207 @@
+"""The OdooInstance controller on the real control plane and PostgreSQL, in this process.
+
+- `operator_namespace`: a fresh namespace standing for the operator's (clusters Secret,
+  pull secrets), so tests never share a clusters Secret;
+- `clusters`: the clusters Secret there, with one default cluster `main` pointing at the
+  session's PostgreSQL (`write_clusters` rewrites it);
+- `operator`: a manager with `controllers.setup` watching only the test's namespace,
+  running until the test ends (`Operator`: its manager, settings, and helpers to read
+  what a user would read: the instance, its status, its events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
+
+from odoo_operator import controllers
+from odoo_operator.api.base import GROUP, VERSION
+from odoo_operator.controllers.settings import OperatorSettings
+from odoo_operator.run.flags import defaults
+from odoo_operator.runtime.manager import Manager
+from odoo_operator.sandbox.controlplane import ControlPlane
+from odoo_operator.sandbox.postgres import PostgresServer
+from tests.runtime.helpers import eventually
+
+CLUSTERS_SECRET = "postgres-clusters"  # noqa: S105 - a Secret's name
+TIMEOUT = 30
+
+
+def cluster_entry(server: PostgresServer, **overrides: Any) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "adminUser": server.user,
+        "adminPassword": server.password,
+        "default": True,
+        **overrides,
+    }
+
+
+async def write_secret(
+    api: ApiClient, namespace: str, name: str, data: dict[str, str]
+) -> None:
+    """Create or replace an Opaque Secret."""
+    core = CoreV1Api(api)
+    body = {
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+    try:
+        await core.create_namespaced_secret(namespace, body, _request_timeout=TIMEOUT)
+    except Exception:
+        await core.replace_namespaced_secret(name, namespace, body, _request_timeout=TIMEOUT)
+
+
+async def write_clusters(api: ApiClient, namespace: str, clusters: dict[str, Any] | str) -> None:
+    text = clusters if isinstance(clusters, str) else yaml.safe_dump(clusters)
+    await write_secret(api, namespace, CLUSTERS_SECRET, {"clusters.yaml": text})
+
+
+@pytest.fixture
+async def operator_namespace(api_client: ApiClient) -> str:
+    name = f"op-{secrets.token_hex(4)}"
+    await CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+@pytest.fixture
+async def clusters(
+    api_client: ApiClient, operator_namespace: str, postgres_server: PostgresServer
+) -> dict[str, Any]:
+    entries = {"main": cluster_entry(postgres_server)}
+    await write_clusters(api_client, operator_namespace, entries)
+    return entries
+
+
+@dataclass
+class Operator:
+    manager: Manager
+    settings: OperatorSettings
+    api: ApiClient
+    namespace: str
+
+    @property
+    def objects(self) -> CustomObjectsApi:
+        return CustomObjectsApi(self.api)
+
+    async def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "OdooInstance",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        created: dict[str, Any] = await self.objects.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "odooinstances", body
+        )
+        return created
+
+    async def get(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.objects.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "odooinstances", name
+        )
+        return found
+
+    async def patch(self, name: str, spec: dict[str, Any]) -> None:
+        await self.objects.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            "odooinstances",
+            name,
+            {"spec": spec},
+            _content_type="application/merge-patch+json",
+        )
+
+    async def phase(self, name: str) -> str | None:
+        status = (await self.get(name)).get("status") or {}
+        return status.get("phase")
+
+    async def wait_for(
+        self, name: str, check: Callable[[dict[str, Any]], bool], what: str, within: float = 30
+    ) -> dict[str, Any]:
+        """Poll the instance until `check(instance)` holds; return it."""
+        latest: dict[str, Any] = {}
+
+        async def probe() -> bool:
+            nonlocal latest
+            latest = await self.get(name)
+            return check(latest)
+
+        deadline = asyncio.get_running_loop().time() + within
+        while not await probe():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{what} not reached within {within:.0f}s: {latest.get('status')}")
+            await asyncio.sleep(0.1)
+        return latest
+
+    async def wait_for_phase(self, name: str, phase: str, within: float = 30) -> dict[str, Any]:
+        return await self.wait_for(
+            name, lambda obj: (obj.get("status") or {}).get("phase") == phase, f"phase {phase}", within
+        )
+
+    async def events(self, reason: str | None = None) -> list[Any]:
+        from kubernetes_asyncio.client import EventsV1Api
+
+        found = (await EventsV1Api(self.api).list_namespaced_event(self.namespace)).items
+        return [e for e in found if reason is None or e.reason == reason]
+
+
+async def start_operator(
+    control_plane: ControlPlane,
+    api: ApiClient,
+    namespace: str,
+    operator_namespace: str,
+    **setting_overrides: Any,
+) -> tuple[Operator, asyncio.Task[None]]:
+    options, settings = defaults()
+    options = options.model_copy(
+        update={
+            "kubeconfig": str(control_plane.kubeconfig),
+            "leader_elect": False,
+            "metrics_bind_address": "0",
+            "health_probe_bind_address": "0",
+            "watch_namespace": namespace,
+        }
+    )
+    settings = settings.model_copy(
+        update={"operator_namespace": operator_namespace, **setting_overrides}
+    )
+    manager = Manager(options)
+    await manager.connect()
+    controllers.setup(manager, settings)
+    task = asyncio.create_task(manager.run(handle_signals=False))
+    await eventually(lambda: manager.controllers[0].workers_alive(), what="controller started")
+    return Operator(manager, settings, api, namespace), task
+
+
+async def stop_operator(operator: Operator, task: asyncio.Task[None]) -> None:
+    operator.manager.stop()
+    await task
+    await operator.manager.close()
+
+
+@pytest.fixture
+async def operator(
+    installed_crds: object,
+    control_plane: ControlPlane,
+    api_client: ApiClient,
+    namespace: str,
+    operator_namespace: str,
+    clusters: dict[str, Any],
+) -> AsyncIterator[Operator]:
+    running, task = await start_operator(control_plane, api_client, namespace, operator_namespace)
+    try:
+        yield running
+    finally:
+        await stop_operator(running, task)
