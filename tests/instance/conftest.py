@@ -205,3 +205,87 @@ async def operator(
         yield running
     finally:
         await stop_operator(running, task)
+
+
+async def play_init_job(operator: Operator, job: str, *, succeeded: bool = True) -> None:
+    """Play the job resources controller and the Job controller for the init job `job`:
+    a labelled batch Job owned by it, `status.jobName`, then the batch Job's outcome."""
+    from kubernetes_asyncio.client import BatchV1Api
+
+    from odoo_operator.controllers.instance import names
+    from odoo_operator.sandbox.kubelet import finish_job
+
+    init = await operator.objects.get_namespaced_custom_object(
+        GROUP, VERSION, operator.namespace, "odooinitjobs", job
+    )
+    batch_name = f"{job}-run"
+    batch = {
+        "metadata": {
+            "name": batch_name,
+            "labels": {names.MANAGED_BY: names.MANAGER},
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "OdooInitJob",
+                    "name": job,
+                    "uid": init["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "init", "image": "odoo:18.0"}],
+                }
+            },
+        },
+    }
+    await BatchV1Api(operator.api).create_namespaced_job(operator.namespace, batch)
+    await operator.objects.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        operator.namespace,
+        "odooinitjobs",
+        job,
+        {"status": {"phase": "Running", "jobName": batch_name}},
+        _content_type="application/merge-patch+json",
+    )
+    await finish_job(operator.api, operator.namespace, batch_name, succeeded=succeeded)
+
+
+async def running_instance(operator: Operator, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """An instance taken through auto-init to Running (the test plays the Job and kubelet)."""
+    from odoo_operator.controllers.instance import names
+    from odoo_operator.sandbox.kubelet import set_deployment_ready
+
+    await operator.create(name, {"init": {}, **spec})
+    await operator.wait_for_phase(name, "Initializing")
+    await play_init_job(operator, names.auto_init_job(name))
+    await operator.wait_for(
+        name,
+        lambda obj: (obj.get("status") or {}).get("phase") == "Starting"
+        and (obj.get("status") or {}).get("targetReplicas") == obj["spec"].get("replicas", 1),
+        "Starting with web pods wanted",
+    )
+    replicas = int(spec.get("replicas", 1))
+    await wait_for_replicas(operator, names.web(name), replicas)
+    await set_deployment_ready(operator.api, operator.namespace, names.web(name), replicas)
+    return await operator.wait_for_phase(name, "Running")
+
+
+async def wait_for_replicas(operator: Operator, deployment: str, replicas: int) -> None:
+    from kubernetes_asyncio.client import AppsV1Api
+
+    apps = AppsV1Api(operator.api)
+
+    async def probe() -> bool:
+        found = await apps.read_namespaced_deployment(deployment, operator.namespace)
+        return bool(found.spec.replicas == replicas)
+
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not await probe():
+        assert asyncio.get_running_loop().time() < deadline, f"{deployment} not at {replicas}"
+        await asyncio.sleep(0.1)
