@@ -156,6 +156,14 @@ class Operator:
         found = (await EventsV1Api(self.api).list_namespaced_event(self.namespace)).items
         return [e for e in found if reason is None or e.reason == reason]
 
+    async def wait_for_event(self, reason: str, within: float = 30) -> Any:
+        """The first Event with `reason` (events are sent in the background)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while not (found := await self.events(reason)):
+            assert asyncio.get_running_loop().time() < deadline, f"no {reason} event"
+            await asyncio.sleep(0.1)
+        return found[0]
+
 
 async def start_operator(
     control_plane: ControlPlane,

@@ -60,6 +60,7 @@ async def test_auto_init_then_running_degraded_starting_stopped(operator: Operat
     registry = operator.manager.metrics.registry
     assert sample(registry, "odoo_operator_instances", phase="Running") == 1
     assert sample(registry, "odoo_operator_instances", phase="Stopped") == 0
+    await operator.manager.recorder.flush()
     changes = [e.note for e in await operator.events("PhaseChanged")]
     assert "Provisioning -> Uninitialized" in changes
     assert "Initializing -> Starting" in changes
