@@ -46,9 +46,7 @@ def cluster_entry(server: PostgresServer, **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def write_secret(
-    api: ApiClient, namespace: str, name: str, data: dict[str, str]
-) -> None:
+async def write_secret(api: ApiClient, namespace: str, name: str, data: dict[str, str]) -> None:
     """Create or replace an Opaque Secret."""
     core = CoreV1Api(api)
     body = {
@@ -141,13 +139,18 @@ class Operator:
         deadline = asyncio.get_running_loop().time() + within
         while not await probe():
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{what} not reached within {within:.0f}s: {latest.get('status')}")
+                raise AssertionError(
+                    f"{what} not reached within {within:.0f}s: {latest.get('status')}"
+                )
             await asyncio.sleep(0.1)
         return latest
 
     async def wait_for_phase(self, name: str, phase: str, within: float = 30) -> dict[str, Any]:
         return await self.wait_for(
-            name, lambda obj: (obj.get("status") or {}).get("phase") == phase, f"phase {phase}", within
+            name,
+            lambda obj: (obj.get("status") or {}).get("phase") == phase,
+            f"phase {phase}",
+            within,
         )
 
     async def events(self, reason: str | None = None) -> list[Any]:
@@ -274,8 +277,10 @@ async def running_instance(operator: Operator, name: str, spec: dict[str, Any]) 
     await play_init_job(operator, names.auto_init_job(name))
     await operator.wait_for(
         name,
-        lambda obj: (obj.get("status") or {}).get("phase") == "Starting"
-        and (obj.get("status") or {}).get("targetReplicas") == obj["spec"].get("replicas", 1),
+        lambda obj: (
+            (obj.get("status") or {}).get("phase") == "Starting"
+            and (obj.get("status") or {}).get("targetReplicas") == obj["spec"].get("replicas", 1)
+        ),
         "Starting with web pods wanted",
     )
     replicas = int(spec.get("replicas", 1))

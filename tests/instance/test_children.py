@@ -136,12 +136,18 @@ async def test_every_child_has_its_shape_and_nothing_is_rewritten(
         assert deployment.spec.template.metadata.annotations["bemade.org/odoo-conf-hash"] == (
             hashlib.sha256(conf.encode()).hexdigest()
         )
-    web_container, cron_container = web.spec.template.spec.containers[0], cron.spec.template.spec.containers[0]
+    web_container, cron_container = (
+        web.spec.template.spec.containers[0],
+        cron.spec.template.spec.containers[0],
+    )
     assert web.spec.selector.match_labels == {"app": "shop"}
     assert cron.spec.selector.match_labels == {"app": "shop-cron"}
     assert web_container.args == ["--config", "/etc/odoo/odoo.conf", "--max-cron-threads", "0"]
     assert cron_container.args == ["--config", "/etc/odoo/odoo.conf", "--no-http"]
-    assert [(p.name, p.container_port) for p in web_container.ports] == [("http", 8069), ("websocket", 8072)]
+    assert [(p.name, p.container_port) for p in web_container.ports] == [
+        ("http", 8069),
+        ("websocket", 8072),
+    ]
     assert cron_container.ports is None
     assert web_container.readiness_probe.http_get.path == "/web/login"
     assert web_container.liveness_probe.http_get.path == "/web/health"
@@ -151,12 +157,18 @@ async def test_every_child_has_its_shape_and_nothing_is_rewritten(
     assert web_container.resources.requests == {"cpu": "500m"}
     assert cron_container.resources.limits == {"memory": "1Gi"}
     assert web.spec.strategy.type == "RollingUpdate"
-    assert (web.spec.strategy.rolling_update.max_surge, web.spec.strategy.rolling_update.max_unavailable) == (1, "0%")
+    assert (
+        web.spec.strategy.rolling_update.max_surge,
+        web.spec.strategy.rolling_update.max_unavailable,
+    ) == (1, "0%")
     assert cron.spec.strategy.type == "Recreate"
 
     # The role exists, LOGIN CREATEDB, and logs in with the Secret's password.
     connection = await asyncpg.connect(
-        host=postgres_server.host, port=postgres_server.port, user=role, password=password,
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=role,
+        password=password,
         database="postgres",
     )
     try:
@@ -177,19 +189,26 @@ async def test_every_child_has_its_shape_and_nothing_is_rewritten(
     for informer in operator.manager.informers.all():
         informer.resync()
     await eventually(
-        lambda: total(registry, "controller_runtime_reconcile_total", controller="odooinstance")
-        > before,
+        lambda: (
+            total(registry, "controller_runtime_reconcile_total", controller="odooinstance")
+            > before
+        ),
         what="resync reconciled",
     )
     await eventually(
-        lambda: len(operator.manager.controllers[0].queue) == 0
-        and sample(registry, "controller_runtime_active_workers", controller="odooinstance") == 0,
+        lambda: (
+            len(operator.manager.controllers[0].queue) == 0
+            and sample(registry, "controller_runtime_active_workers", controller="odooinstance")
+            == 0
+        ),
         what="idle",
     )
     assert total(registry, "applier_applies_total", result="sent") == sent
-    assert total(registry, "rest_client_requests_total", method="PATCH") + total(
-        registry, "rest_client_requests_total", method="POST"
-    ) == requests
+    assert (
+        total(registry, "rest_client_requests_total", method="PATCH")
+        + total(registry, "rest_client_requests_total", method="POST")
+        == requests
+    )
 
 
 async def test_storage_growth_expands_the_pvc_and_a_conf_change_rolls_the_pods(
@@ -209,13 +228,17 @@ async def test_storage_growth_expands_the_pvc_and_a_conf_change_rolls_the_pods(
     except Exception:  # noqa: S110 - another test made it
         pass
     await core.patch_namespaced_persistent_volume_claim_status(
-        "shop-filestore-pvc", ns, {"status": {"phase": "Bound"}},
+        "shop-filestore-pvc",
+        ns,
+        {"status": {"phase": "Bound"}},
         _content_type="application/merge-patch+json",
     )
     before = await apps.read_namespaced_deployment("shop", ns)
     old_hash = before.spec.template.metadata.annotations["bemade.org/odoo-conf-hash"]
 
-    await operator.patch("shop", {"filestore": {"storageSize": "5Gi"}, "configOptions": {"workers": "2"}})
+    await operator.patch(
+        "shop", {"filestore": {"storageSize": "5Gi"}, "configOptions": {"workers": "2"}}
+    )
 
     async def grown() -> bool:
         pvc = await core.read_namespaced_persistent_volume_claim("shop-filestore-pvc", ns)
@@ -235,11 +258,16 @@ async def test_storage_growth_expands_the_pvc_and_a_conf_change_rolls_the_pods(
     # Smaller again (the webhook refuses it; the controller never shrinks a claim).
     await operator.patch("shop", {"filestore": {"storageSize": "1Gi"}, "replicas": 2})
     await operator.wait_for(
-        "shop", lambda obj: obj["status"].get("observedGeneration") == obj["metadata"]["generation"],
+        "shop",
+        lambda obj: obj["status"].get("observedGeneration") == obj["metadata"]["generation"],
         "reconciled",
     )
-    pvc = operator.manager.lister(PERSISTENT_VOLUME_CLAIMS, label_selector=names.CHILD_SELECTOR).get(
-        __import__("odoo_operator.runtime", fromlist=["ObjectKey"]).ObjectKey(ns, "shop-filestore-pvc")
+    pvc = operator.manager.lister(
+        PERSISTENT_VOLUME_CLAIMS, label_selector=names.CHILD_SELECTOR
+    ).get(
+        __import__("odoo_operator.runtime", fromlist=["ObjectKey"]).ObjectKey(
+            ns, "shop-filestore-pvc"
+        )
     )
     assert pvc is not None and pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"
 

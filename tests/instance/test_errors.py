@@ -17,7 +17,9 @@ def _message(obj: dict[str, Any]) -> str:
     return str(obj["status"].get("message"))
 
 
-async def test_unknown_cluster_then_fixed(operator: Operator, postgres_server: PostgresServer) -> None:
+async def test_unknown_cluster_then_fixed(
+    operator: Operator, postgres_server: PostgresServer
+) -> None:
     await operator.create("shop", {"database": {"cluster": "elsewhere"}})
     obj = await operator.wait_for_phase("shop", "Error")
     assert "spec.database.cluster: unknown cluster 'elsewhere'" in _message(obj)
@@ -28,7 +30,10 @@ async def test_unknown_cluster_then_fixed(operator: Operator, postgres_server: P
     await write_clusters(
         operator.api,
         operator.settings.operator_namespace,
-        {"main": cluster_entry(postgres_server), "elsewhere": cluster_entry(postgres_server, default=False)},
+        {
+            "main": cluster_entry(postgres_server),
+            "elsewhere": cluster_entry(postgres_server, default=False),
+        },
     )
     obj = await operator.wait_for_phase("shop", "Uninitialized")
     assert "message" not in obj["status"] or "OdooInitJob" in _message(obj)
@@ -92,12 +97,16 @@ async def test_refusing_postgres_and_missing_pull_secret(
     )
     await operator.create("shop", {"imagePullSecret": "registry"})
     obj = await operator.wait_for(
-        "shop", lambda o: "PullSecretMissing" not in "" and o.get("status", {}).get("phase") == "Error", "Error"
+        "shop",
+        lambda o: "PullSecretMissing" not in "" and o.get("status", {}).get("phase") == "Error",
+        "Error",
     )
     assert "Secret registry not found in the operator namespace" in _message(obj)
     await write_secret(operator.api, namespace, "registry", {".dockerconfigjson": "{}"})
     obj = await operator.wait_for(
-        "shop", lambda o: "password authentication failed" in str(o["status"].get("message")), "refused"
+        "shop",
+        lambda o: "password authentication failed" in str(o["status"].get("message")),
+        "refused",
     )
     assert "wrong" not in _message(obj)
     await write_clusters(operator.api, namespace, {"main": cluster_entry(postgres_server)})
@@ -117,7 +126,14 @@ async def test_no_secret_value_outside_secrets(
 ) -> None:
     from tests.instance.conftest import running_instance
 
-    await running_instance(operator, "shop", {"adminPassword": "admin-pw-123456", "webhook": {"url": "http://127.0.0.1:9/x", "token": "tok-987654"}})
+    await running_instance(
+        operator,
+        "shop",
+        {
+            "adminPassword": "admin-pw-123456",
+            "webhook": {"url": "http://127.0.0.1:9/x", "token": "tok-987654"},
+        },
+    )
     await operator.create("other", {"database": {"cluster": "nowhere"}})
     await operator.wait_for_phase("other", "Error")
     core = CoreV1Api(api_client)

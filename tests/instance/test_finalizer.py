@@ -36,7 +36,9 @@ async def _exists(server: PostgresServer, table: str, column: str, name: str) ->
         await connection.close()
 
 
-async def _create_database_as(server: PostgresServer, role: str, password: str, name: str) -> asyncpg.Connection:
+async def _create_database_as(
+    server: PostgresServer, role: str, password: str, name: str
+) -> asyncpg.Connection:
     """What Odoo does on init: create the database as the instance's role; stay connected."""
     connection = await asyncpg.connect(
         host=server.host, port=server.port, user=role, password=password, database="postgres"
@@ -65,7 +67,9 @@ async def _user_password(operator: Operator, name: str) -> str:
 
     from kubernetes_asyncio.client import CoreV1Api
 
-    secret = await CoreV1Api(operator.api).read_namespaced_secret(f"{name}-odoo-user", operator.namespace)
+    secret = await CoreV1Api(operator.api).read_namespaced_secret(
+        f"{name}-odoo-user", operator.namespace
+    )
     return base64.b64decode(secret.data["password"]).decode()
 
 
@@ -74,7 +78,9 @@ async def test_delete_scales_down_then_drops_database_leftovers_and_role(
 ) -> None:
     obj = await running_instance(operator, "shop", {})
     role, database = f"odoo.{operator.namespace}.shop", obj["spec"]["database"]["name"]
-    odoo = await _create_database_as(postgres_server, role, await _user_password(operator, "shop"), database)
+    odoo = await _create_database_as(
+        postgres_server, role, await _user_password(operator, "shop"), database
+    )
     leftover = f"{TEMPORARY_PREFIX}{target_hash(database)}_0123abcd"
     admin = await _admin(postgres_server)
     await admin.execute(f'CREATE DATABASE "{leftover}"')
@@ -156,7 +162,9 @@ async def test_a_createrole_admin_that_is_not_superuser_is_enough(
     await operator.create("shop", {})
     obj = await operator.wait_for_phase("shop", "Uninitialized")
     role, database = f"odoo.{operator.namespace}.shop", obj["spec"]["database"]["name"]
-    odoo = await _create_database_as(postgres_server, role, await _user_password(operator, "shop"), database)
+    odoo = await _create_database_as(
+        postgres_server, role, await _user_password(operator, "shop"), database
+    )
     await operator.objects.delete_namespaced_custom_object(
         GROUP, VERSION, operator.namespace, "odooinstances", "shop"
     )
@@ -169,14 +177,23 @@ async def test_a_createrole_admin_that_is_not_superuser_is_enough(
 async def test_hostile_names_are_quoted(postgres_server: PostgresServer) -> None:
     """Identifiers and passwords with quotes, semicolons and backslashes stay data."""
     admin = PostgresAdmin()
-    cluster = Cluster("main", postgres_server.host, postgres_server.port, postgres_server.user, postgres_server.password)
+    cluster = Cluster(
+        "main",
+        postgres_server.host,
+        postgres_server.port,
+        postgres_server.user,
+        postgres_server.password,
+    )
     role = 'odoo.x"; DROP ROLE postgres; --\\'
     password = "p'w\"; DROP TABLE x; --\\"
     database = 'db"; DROP DATABASE postgres; --'
     try:
         await admin.ensure_role(cluster, role, password)
         connection = await asyncpg.connect(
-            host=postgres_server.host, port=postgres_server.port, user=role, password=password,
+            host=postgres_server.host,
+            port=postgres_server.port,
+            user=role,
+            password=password,
             database="postgres",
         )
         await connection.execute(f'CREATE DATABASE "{database.replace(chr(34), chr(34) * 2)}"')
@@ -186,7 +203,10 @@ async def test_hostile_names_are_quoted(postgres_server: PostgresServer) -> None
         await other.ensure_role(cluster, role, password + "2")
         await other.stop()
         connection = await asyncpg.connect(
-            host=postgres_server.host, port=postgres_server.port, user=role, password=password + "2",
+            host=postgres_server.host,
+            port=postgres_server.port,
+            user=role,
+            password=password + "2",
             database="postgres",
         )
         await connection.close()

@@ -18,7 +18,9 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 async def test_auto_init_then_running_degraded_starting_stopped(operator: Operator) -> None:
-    obj = await running_instance(operator, "shop", {"replicas": 2, "ingress": {"hosts": ["a.example.com"]}})
+    obj = await running_instance(
+        operator, "shop", {"replicas": 2, "ingress": {"hosts": ["a.example.com"]}}
+    )
     status = obj["status"]
     assert status["ready"] is True
     assert status["dbInitialized"] is True

@@ -174,4 +174,8 @@ async def test_seed_walkthrough_through_kubectl(
         init = await asyncio.to_thread(
             kubectl_json, kubeconfig, "get", "odooinitjob", "auto-auto-init", "-n", namespace
         )
-        assert init["spec"] == {"odooInstanceRef": {"name": "auto"}, "modules": ["base"], "demo": False}
+        assert init["spec"] == {
+            "odooInstanceRef": {"name": "auto"},
+            "modules": ["base"],
+            "demo": False,
+        }

@@ -57,8 +57,14 @@ async def test_one_post_per_phase_change_with_the_secret_token(
     operator: Operator, receiver: Receiver
 ) -> None:
     await write_secret(operator.api, operator.namespace, "hook", {"token": "from-secret"})
-    webhook = {"url": receiver.url, "token": "inline", "secretTokenSecretRef": {"name": "hook", "key": "token"}}
-    await running_instance(operator, "shop", {"webhook": webhook, "ingress": {"hosts": ["a.example.com"]}})
+    webhook = {
+        "url": receiver.url,
+        "token": "inline",
+        "secretTokenSecretRef": {"name": "hook", "key": "token"},
+    }
+    await running_instance(
+        operator, "shop", {"webhook": webhook, "ingress": {"hosts": ["a.example.com"]}}
+    )
     expected = [
         ("Provisioning", "Uninitialized"),
         ("Uninitialized", "Initializing"),

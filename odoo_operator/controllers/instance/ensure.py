@@ -6,7 +6,9 @@ Guarantees:
   a missing generated `admin-password` is added without touching the rest;
 - the image pull secret is copied from the operator namespace (`Blocked` when it is not
   there); the PostgreSQL role is ensured (`Blocked` when the cluster refuses or cannot be
-  reached) before the conf that names it is written;
+  reached) at the same time as the other children are written: until the database is
+  initialised no Odoo pod runs (replicas 0), and an initialised instance's conf only
+  changes with its password, which the role check brings in line;
 - every other child is written with server-side apply through the applier, all at once,
   so an unchanged child costs no request; a child the API server rejects as invalid
   (400/422) is `Blocked` with the server's message; an Ingress left over after the hosts
@@ -134,6 +136,13 @@ async def _apply(ctx: Context, resource: Resource, body: dict[str, Any]) -> None
         ctx.writes.remember(resource, applied.object)
 
 
+async def _ensure_role(ctx: Context, cluster: Cluster, role: str, password: str) -> None:
+    try:
+        await ctx.database.ensure_role(cluster, role, password)
+    except PostgresError as error:
+        raise Blocked("PostgresUnavailable", str(error)) from error
+
+
 async def _remove_ingress(ctx: Context, owner: Owner) -> None:
     key = ObjectKey(owner.namespace, names.web(owner.name))
     current = ctx.current(INGRESSES, key)
@@ -167,10 +176,6 @@ async def ensure_children(
     admin_password = instance.spec.admin_password or decode(user, names.USER_SECRET_ADMIN_PASSWORD)
     pull_secret = _pull_secret(ctx, instance, owner.namespace)
     role = names.role_name(owner.namespace, owner.name)
-    try:
-        await ctx.database.ensure_role(cluster, role, password)
-    except PostgresError as error:
-        raise Blocked("PostgresUnavailable", str(error)) from error
     database = odooconf.Database(
         cluster.host, cluster.port, instance.spec.database.name or "", role, password
     )
@@ -194,7 +199,8 @@ async def ensure_children(
         (DEPLOYMENTS, pods.cron_deployment(owner, instance, count.cron, conf_hash)),
         (ODOO_INIT_JOBS, None if db_initialized else children.auto_init_job(owner, instance)),
     ]
-    writes = [_apply(ctx, resource, body) for resource, body in desired if body is not None]
+    writes = [_ensure_role(ctx, cluster, role, password)]
+    writes += [_apply(ctx, resource, body) for resource, body in desired if body is not None]
     if children.ingress(owner, instance) is None:
         writes.append(_remove_ingress(ctx, owner))
     outcomes = await asyncio.gather(*writes, return_exceptions=True)
