@@ -20,18 +20,27 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
+from kubernetes_asyncio.client import (
+    ApiClient,
+    AppsV1Api,
+    BatchV1Api,
+    CoreV1Api,
+    CustomObjectsApi,
+    EventsV1Api,
+)
 
 from odoo_operator import controllers
 from odoo_operator.api.base import GROUP, VERSION
+from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.settings import OperatorSettings
 from odoo_operator.run.flags import defaults
 from odoo_operator.runtime.manager import Manager
 from odoo_operator.sandbox.controlplane import ControlPlane
+from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
 from odoo_operator.sandbox.postgres import PostgresServer
 from tests.runtime.helpers import eventually
 
-CLUSTERS_SECRET = "postgres-clusters"  # noqa: S105 - a Secret's name
+CLUSTERS_SECRET = "postgres-clusters"
 TIMEOUT = 30
 
 
@@ -66,7 +75,8 @@ async def write_clusters(api: ApiClient, namespace: str, clusters: dict[str, Any
 
 
 @pytest.fixture
-async def operator_namespace(api_client: ApiClient) -> str:
+async def operator_namespace(api_client: ApiClient, installed_crds: object) -> str:
+    """A fresh namespace for the operator's own objects (the CRDs installed first)."""
     name = f"op-{secrets.token_hex(4)}"
     await CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
     return name
@@ -154,8 +164,6 @@ class Operator:
         )
 
     async def events(self, reason: str | None = None) -> list[Any]:
-        from kubernetes_asyncio.client import EventsV1Api
-
         found = (await EventsV1Api(self.api).list_namespaced_event(self.namespace)).items
         return [e for e in found if reason is None or e.reason == reason]
 
@@ -169,11 +177,7 @@ class Operator:
 
 
 async def start_operator(
-    control_plane: ControlPlane,
-    api: ApiClient,
-    namespace: str,
-    operator_namespace: str,
-    **setting_overrides: Any,
+    control_plane: ControlPlane, api: ApiClient, namespace: str, operator_namespace: str
 ) -> tuple[Operator, asyncio.Task[None]]:
     options, settings = defaults()
     options = options.model_copy(
@@ -185,14 +189,12 @@ async def start_operator(
             "watch_namespace": namespace,
         }
     )
-    settings = settings.model_copy(
-        update={"operator_namespace": operator_namespace, **setting_overrides}
-    )
+    settings = settings.model_copy(update={"operator_namespace": operator_namespace})
     manager = Manager(options)
     await manager.connect()
     controllers.setup(manager, settings)
     task = asyncio.create_task(manager.run(handle_signals=False))
-    await eventually(lambda: manager.controllers[0].workers_alive(), what="controller started")
+    await eventually(manager.controllers[0].workers_alive, what="controller started")
     return Operator(manager, settings, api, namespace), task
 
 
@@ -204,7 +206,6 @@ async def stop_operator(operator: Operator, task: asyncio.Task[None]) -> None:
 
 @pytest.fixture
 async def operator(
-    installed_crds: object,
     control_plane: ControlPlane,
     api_client: ApiClient,
     namespace: str,
@@ -221,11 +222,6 @@ async def operator(
 async def play_init_job(operator: Operator, job: str, *, succeeded: bool = True) -> None:
     """Play the job resources controller and the Job controller for the init job `job`:
     a labelled batch Job owned by it, `status.jobName`, then the batch Job's outcome."""
-    from kubernetes_asyncio.client import BatchV1Api
-
-    from odoo_operator.controllers.instance import names
-    from odoo_operator.sandbox.kubelet import finish_job
-
     init = await operator.objects.get_namespaced_custom_object(
         GROUP, VERSION, operator.namespace, "odooinitjobs", job
     )
@@ -269,9 +265,6 @@ async def play_init_job(operator: Operator, job: str, *, succeeded: bool = True)
 
 async def running_instance(operator: Operator, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """An instance taken through auto-init to Running (the test plays the Job and kubelet)."""
-    from odoo_operator.controllers.instance import names
-    from odoo_operator.sandbox.kubelet import set_deployment_ready
-
     await operator.create(name, {"init": {}, **spec})
     await operator.wait_for_phase(name, "Initializing")
     await play_init_job(operator, names.auto_init_job(name))
@@ -290,8 +283,6 @@ async def running_instance(operator: Operator, name: str, spec: dict[str, Any]) 
 
 
 async def wait_for_replicas(operator: Operator, deployment: str, replicas: int) -> None:
-    from kubernetes_asyncio.client import AppsV1Api
-
     apps = AppsV1Api(operator.api)
 
     async def probe() -> bool:

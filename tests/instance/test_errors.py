@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
 
 from odoo_operator.sandbox.postgres import PostgresServer
-from tests.instance.conftest import Operator, cluster_entry, write_clusters, write_secret
+from tests.instance.conftest import (
+    Operator,
+    cluster_entry,
+    running_instance,
+    write_clusters,
+    write_secret,
+)
 from tests.runtime.helpers import sample
 from tests.runtime.tcpproxy import TcpProxy
 
@@ -96,11 +103,7 @@ async def test_refusing_postgres_and_missing_pull_secret(
         operator.api, namespace, {"main": cluster_entry(postgres_server, adminPassword="wrong")}
     )
     await operator.create("shop", {"imagePullSecret": "registry"})
-    obj = await operator.wait_for(
-        "shop",
-        lambda o: "PullSecretMissing" not in "" and o.get("status", {}).get("phase") == "Error",
-        "Error",
-    )
+    obj = await operator.wait_for_phase("shop", "Error")
     assert "Secret registry not found in the operator namespace" in _message(obj)
     await write_secret(operator.api, namespace, "registry", {".dockerconfigjson": "{}"})
     obj = await operator.wait_for(
@@ -124,8 +127,6 @@ async def test_config_options_cannot_inject_lines(operator: Operator) -> None:
 async def test_no_secret_value_outside_secrets(
     operator: Operator, postgres_server: PostgresServer, api_client: ApiClient, capfd: Any
 ) -> None:
-    from tests.instance.conftest import running_instance
-
     await running_instance(
         operator,
         "shop",
@@ -138,8 +139,6 @@ async def test_no_secret_value_outside_secrets(
     await operator.wait_for_phase("other", "Error")
     core = CoreV1Api(api_client)
     user = await core.read_namespaced_secret("shop-odoo-user", operator.namespace)
-    import base64
-
     secrets_values = [
         base64.b64decode(user.data["password"]).decode(),
         "admin-pw-123456",

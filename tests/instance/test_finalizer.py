@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from kubernetes_asyncio.client import AppsV1Api
+from kubernetes_asyncio.client import AppsV1Api, CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from odoo_operator.api.base import GROUP, VERSION
@@ -58,15 +60,11 @@ async def _gone(operator: Operator, name: str) -> None:
             if error.status == 404:
                 return
             raise
-        await __import__("asyncio").sleep(0.1)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"{name} still there")
 
 
 async def _user_password(operator: Operator, name: str) -> str:
-    import base64
-
-    from kubernetes_asyncio.client import CoreV1Api
-
     secret = await CoreV1Api(operator.api).read_namespaced_secret(
         f"{name}-odoo-user", operator.namespace
     )

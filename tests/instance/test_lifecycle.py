@@ -9,7 +9,12 @@ from kubernetes_asyncio.client import AppsV1Api
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.controllers.instance import names
 from odoo_operator.sandbox.kubelet import set_deployment_ready
-from tests.instance.conftest import Operator, running_instance, wait_for_replicas
+from tests.instance.conftest import (
+    Operator,
+    play_init_job,
+    running_instance,
+    wait_for_replicas,
+)
 from tests.runtime.helpers import sample
 
 
@@ -70,8 +75,6 @@ async def test_auto_init_then_running_degraded_starting_stopped(operator: Operat
 
 
 async def test_a_failed_init_is_init_failed_and_a_new_init_job_retries(operator: Operator) -> None:
-    from tests.instance.conftest import play_init_job
-
     await operator.create("shop", {"init": {"modules": ["base", "sale"]}})
     await operator.wait_for_phase("shop", "Initializing")
     await play_init_job(operator, "shop-auto-init", succeeded=False)

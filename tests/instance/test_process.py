@@ -151,7 +151,8 @@ async def test_seed_walkthrough_through_kubectl(
         assert odoo["spec"]["database"]["cluster"] == "main"
         assert odoo["spec"]["filestore"] == {"storageSize": "2Gi", "storageClass": "standard"}
         listed = kubectl(kubeconfig, "get", "odoo", "-n", namespace).stdout
-        assert "Uninitialized" in listed and "odoo:18.0" in listed
+        assert "Uninitialized" in listed
+        assert "odoo:18.0" in listed
 
         kubectl(kubeconfig, "apply", "-f", "-", stdin=SEED_INIT.format(namespace=namespace))
         await _until_phase(kubeconfig, namespace, "myodoo", "Initializing")

@@ -77,7 +77,7 @@ async def test_one_post_per_phase_change_with_the_secret_token(
         await asyncio.sleep(0.1)
     assert sorted(_phases(receiver)) == sorted(expected)  # one each, no duplicate
     last = next(r for r in receiver.received if r["phase"] == "Running")
-    assert last["name"] == "shop" and last["namespace"] == operator.namespace
+    assert (last["name"], last["namespace"]) == ("shop", operator.namespace)
     assert last["url"] == "https://a.example.com"
     assert last["timestamp"].endswith("Z")
     assert set(receiver.tokens) == {"Bearer from-secret"}

@@ -1,1 +1,0 @@
-"""Fixtures of the API tests: `installed_crds` lives in tests/conftest.py (shared)."""
