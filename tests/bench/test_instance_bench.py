@@ -51,7 +51,11 @@ def peers_dir() -> Path | None:
 def plane(
     envtest_assets: EnvtestAssets, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ControlPlane, PostgresServer]]:
-    control_plane = ControlPlane(envtest_assets, tmp_path_factory.mktemp("bench-instance"))
+    control_plane = ControlPlane(
+        envtest_assets,
+        tmp_path_factory.mktemp("bench-instance"),
+        service_cluster_ip_range="10.0.0.0/16",  # a Service per instance: more than 254
+    )
     postgres = PostgresServer(tmp_path_factory.mktemp("bench-pg"))
     try:
         control_plane.start()

@@ -41,7 +41,7 @@ from odoo_operator.sandbox.postgres import PostgresServer
 from tests.runtime.helpers import eventually
 
 CLUSTERS_SECRET = "postgres-clusters"
-TIMEOUT = 30
+TIMEOUT = 60
 
 
 def cluster_entry(server: PostgresServer, **overrides: Any) -> dict[str, Any]:
@@ -136,7 +136,7 @@ class Operator:
         return status.get("phase")
 
     async def wait_for(
-        self, name: str, check: Callable[[dict[str, Any]], bool], what: str, within: float = 30
+        self, name: str, check: Callable[[dict[str, Any]], bool], what: str, within: float = 60
     ) -> dict[str, Any]:
         """Poll the instance until `check(instance)` holds; return it."""
         latest: dict[str, Any] = {}
@@ -155,7 +155,7 @@ class Operator:
             await asyncio.sleep(0.1)
         return latest
 
-    async def wait_for_phase(self, name: str, phase: str, within: float = 30) -> dict[str, Any]:
+    async def wait_for_phase(self, name: str, phase: str, within: float = 60) -> dict[str, Any]:
         return await self.wait_for(
             name,
             lambda obj: (obj.get("status") or {}).get("phase") == phase,
@@ -167,7 +167,7 @@ class Operator:
         found = (await EventsV1Api(self.api).list_namespaced_event(self.namespace)).items
         return [e for e in found if reason is None or e.reason == reason]
 
-    async def wait_for_event(self, reason: str, within: float = 30) -> Any:
+    async def wait_for_event(self, reason: str, within: float = 60) -> Any:
         """The first Event with `reason` (events are sent in the background)."""
         deadline = asyncio.get_running_loop().time() + within
         while not (found := await self.events(reason)):

@@ -40,7 +40,7 @@ SPEC: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def until(probe: Callable[[], Awaitable[bool]], within: float = 30) -> None:
+async def until(probe: Callable[[], Awaitable[bool]], within: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not await probe():
         assert asyncio.get_running_loop().time() < deadline, f"{probe.__name__} not reached"
