@@ -12,6 +12,7 @@ Kubernetes client.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # Letters, digits and underscores, not starting with a digit: valid quoted or unquoted.
@@ -22,6 +23,21 @@ RESTORE_TEMPORARY_PREFIX = "odoo_restore_"
 RESTORE_PREVIOUS_PREFIX = "odoo_previous_"
 RESERVED_PREFIXES = (RESTORE_TEMPORARY_PREFIX, RESTORE_PREVIOUS_PREFIX)
 PROTECTED_DATABASES = ("postgres", "template0", "template1")
+
+
+def restore_target_hash(target: str) -> str:
+    """The part of a working database's name that says which target it belongs to."""
+    return hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
+
+
+def restore_leftover_patterns(target: str) -> tuple[str, str]:
+    """LIKE patterns matching every temporary and previous database of `target`'s restores
+    (the runner settles them; the finalizer drops them with the instance)."""
+    prefix_hash = restore_target_hash(target)
+    return (
+        f"{RESTORE_TEMPORARY_PREFIX}{prefix_hash}\\_%",
+        f"{RESTORE_PREVIOUS_PREFIX}{prefix_hash}\\_%",
+    )
 
 
 def is_reserved(name: str) -> bool:

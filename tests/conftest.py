@@ -13,7 +13,8 @@
 - `postgres_server`: a throwaway PostgreSQL with password auth;
 - `s3_server`: moto's S3 endpoint;
 - `api_client` / `namespace`: a kubernetes_asyncio client and a fresh namespace per test
-  (deleted namespaces stay Terminating on a bare apiserver, so never reuse one).
+  (deleted namespaces stay Terminating on a bare apiserver, so never reuse one);
+- `installed_crds`: the chart's CRDs applied once per session on `control_plane`.
 
 Each server starts on first use only. At the end of the session no process a test
 started, and no temporary directory of ours, may be left: `tests/leakcheck.py`.
@@ -32,6 +33,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubernetes_asyncio.config import new_client_from_config
 
+from odoo_operator.api.crd import CRD_KINDS
 from odoo_operator.sandbox.assets import AssetsMissing, EnvtestAssets, find_assets
 from odoo_operator.sandbox.controllermanager import ControllerManager
 from odoo_operator.sandbox.controlplane import ControlPlane
@@ -39,6 +41,9 @@ from odoo_operator.sandbox.podsim.launcher import PodSimulator
 from odoo_operator.sandbox.postgres import PostgresServer
 from odoo_operator.sandbox.runner import SANDBOX_OPERATOR_IMAGE, Sandbox
 from odoo_operator.sandbox.s3 import S3Server
+from tests.kubectl import kubectl
+
+CHART_CRDS = Path(__file__).resolve().parents[1] / "deploy" / "odoo-operator" / "crds"
 
 pytest_plugins = ("tests.leakcheck",)
 
@@ -194,3 +199,19 @@ async def namespace(api_client: ApiClient) -> str:
     name = f"t-{secrets.token_hex(4)}"
     await CoreV1Api(api_client).create_namespace({"metadata": {"name": name}}, _request_timeout=30)
     return name
+
+
+@pytest.fixture(scope="session")
+def installed_crds(control_plane: ControlPlane) -> Path:
+    """Apply the committed chart CRDs (what users install) and wait until Established."""
+    kubeconfig = control_plane.kubeconfig
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(CHART_CRDS))
+    for kind in CRD_KINDS:
+        kubectl(
+            kubeconfig,
+            "wait",
+            "--for=condition=Established",
+            f"crd/{kind.name}",
+            "--timeout=50s",
+        )
+    return kubeconfig

@@ -6,7 +6,9 @@ know what the operator watches and reconciles starts here.
 
 - `settings`: `OperatorSettings`, the operator's typed defaults (no secrets);
 - `resources`: the runtime `Resource` of each of our kinds, derived from the API models;
-- `instance/`: the OdooInstance state table, snapshot and diagram (the reconciler follows).
+- `instance/`: the OdooInstance controller (`instance.setup` registers it);
+- `notify`: webhook notifications, shared by the instance and the job resources;
+- `canonical`, `own_writes`: values as the API server stores them; reading our own writes.
 """
 
 from __future__ import annotations
@@ -21,5 +23,9 @@ if TYPE_CHECKING:  # the runtime's manager is only named here; `state-machine` s
 def setup(manager: Manager, settings: OperatorSettings) -> None:
     """Register every controller of the operator on `manager`, configured by `settings`.
 
-    None yet: the OdooInstance reconciler is registered here next, then the job resources'.
+    The OdooInstance controller (the job resources' controller comes next).
     """
+    # Imported here: `odoo-operator state-machine` loads this package without the runtime.
+    from odoo_operator.controllers.instance import setup as instance  # noqa: PLC0415
+
+    instance.setup(manager, settings)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -45,7 +44,12 @@ from typing import Any
 
 import asyncpg
 
-from odoo_operator.database_names import RESTORE_PREVIOUS_PREFIX, RESTORE_TEMPORARY_PREFIX
+from odoo_operator.database_names import (
+    RESTORE_PREVIOUS_PREFIX,
+    RESTORE_TEMPORARY_PREFIX,
+    restore_leftover_patterns,
+    restore_target_hash,
+)
 from odoo_operator.runner import pausepoints
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.filestore import DIRECTORY_MODE, ODOO_GID, ODOO_UID
@@ -57,10 +61,6 @@ _RENAME_TRIES = 10
 FORCE_DROP_SINCE = 130000  # DROP DATABASE ... WITH (FORCE) exists from PostgreSQL 13
 
 
-def target_hash(target: str) -> str:
-    return hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
-
-
 @dataclass(frozen=True)
 class RestorePlan:
     target: str
@@ -69,11 +69,11 @@ class RestorePlan:
 
     @property
     def temporary_database(self) -> str:
-        return f"{RESTORE_TEMPORARY_PREFIX}{target_hash(self.target)}_{self.attempt}"
+        return f"{RESTORE_TEMPORARY_PREFIX}{restore_target_hash(self.target)}_{self.attempt}"
 
     @property
     def previous_database(self) -> str:
-        return f"{RESTORE_PREVIOUS_PREFIX}{target_hash(self.target)}_{self.attempt}"
+        return f"{RESTORE_PREVIOUS_PREFIX}{restore_target_hash(self.target)}_{self.attempt}"
 
     def _sibling(self, kind: str) -> Path:
         assert self.filestore is not None
@@ -265,12 +265,10 @@ async def discard_attempt(admin: Admin, plan: RestorePlan, log: Any) -> None:
 
 
 async def _leftover_attempts(admin: Admin, target: str, filestore: Path | None) -> set[str]:
-    prefix_hash = target_hash(target)
     attempts: set[str] = set()
     rows = await admin.connection.fetch(
         "SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2",
-        f"{RESTORE_TEMPORARY_PREFIX}{prefix_hash}\\_%",
-        f"{RESTORE_PREVIOUS_PREFIX}{prefix_hash}\\_%",
+        *restore_leftover_patterns(target),
     )
     for row in rows:
         attempts.add(row["datname"].rsplit("_", 1)[1])

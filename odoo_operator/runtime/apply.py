@@ -62,9 +62,11 @@ def contains(current: Any, desired: Any) -> bool:
 
 def apply_hash(body: Mapping[str, Any]) -> str:
     """A short, stable digest of a body (without the hash annotation itself)."""
-    plain = thaw(body)
-    annotations = plain.get("metadata", {}).get("annotations") or {}
-    annotations.pop(APPLIED_HASH_ANNOTATION, None)
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    plain: Mapping[str, Any] = body
+    if APPLIED_HASH_ANNOTATION in annotations:  # copy only when there is one to leave out
+        plain = thaw(body)
+        plain["metadata"]["annotations"].pop(APPLIED_HASH_ANNOTATION)
     text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -118,10 +120,13 @@ class Applier:
             raise ValueError(
                 f"apply {resource.kind}: the body has a status; use apply_status() for it"
             )
-        body: dict[str, Any] = thaw(desired)
-        annotations = body["metadata"].setdefault("annotations", {})
-        annotations[APPLIED_HASH_ANNOTATION] = apply_hash(body)
-        return body
+        # Only the path to the annotation is copied: `desired` itself is never changed.
+        metadata = dict(desired["metadata"])
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            APPLIED_HASH_ANNOTATION: apply_hash(desired),
+        }
+        return {**desired, "metadata": metadata}
 
     async def apply(
         self, resource: Resource, desired: Mapping[str, Any], current: KubeObject | None

@@ -6,10 +6,11 @@ Start order (each step only after the previous one succeeded):
    synced (`cache_sync_timeout`, else `CacheSyncTimeout`);
 3. leader election, if enabled (caches stay warm on every replica; the webhook and
    metrics serve on every replica);
-4. the controllers.
+4. the runnables added with `add_runnable` (in the order added), then the controllers.
 
 `run()` then waits for SIGTERM/SIGINT (or `stop()`), and stops in reverse: controllers
 (in-flight reconciles get `shutdown_grace`, 30 s; a second signal cuts that short), the
+runnables (in reverse order; a failing `stop` is logged, the others still stop), the
 Lease is released, informers and the event recorder stop, servers close. It returns
 normally after such a clean stop and raises a `ManagerError` otherwise:
 `LeaderElectionLost` (reconciles are cancelled at once: another replica is taking
@@ -32,7 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from aiohttp import web
@@ -82,6 +83,17 @@ class ConfigurationError(ManagerError):
     pass
 
 
+class Runnable(Protocol):
+    """A part of the operator that lives as long as its controllers (a sender, a pool).
+
+    `start()` returns once it is running (raise to stop the manager); `stop()` ends it.
+    """
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Manager:
     def __init__(
         self,
@@ -102,6 +114,8 @@ class Manager:
         self.health_app.add_routes([*self.healthz.routes(), *self.readyz.routes()])
         self.servers: list[HttpServer] = []
         self.controllers: list[Controller] = []
+        self.runnables: list[tuple[str, Runnable]] = []
+        self._started_runnables: list[tuple[str, Runnable]] = []
         self.elector: LeaderElector | None = None
         self._client: KubeClient | None = None
         self._informers: SharedInformers | None = None
@@ -214,6 +228,12 @@ class Manager:
         )
         self.controllers.append(controller)
         return controller
+
+    def add_runnable(self, name: str, runnable: Runnable) -> None:
+        """Start `runnable` just before the controllers, stop it just after them."""
+        if self._controllers_started:
+            raise RuntimeError("runnables must be added before the manager runs")
+        self.runnables.append((name, runnable))
 
     def add_health_check(self, name: str, check: Check) -> None:
         """A liveness check (`/healthz`): raise to report failure."""
@@ -374,6 +394,9 @@ class Manager:
                 if stopped:
                     return
                 renewing = asyncio.create_task(self.elector.keep_renewing(), name="lease renewal")
+            for name, runnable in self.runnables:
+                await runnable.start()
+                self._started_runnables.append((name, runnable))
             self._controllers_started = True
             for controller in self.controllers:
                 controller.start()
@@ -422,6 +445,12 @@ class Manager:
         if self.controllers and self._controllers_started:
             _log.info("stopping controllers", grace=grace)
             await self._stop_controllers(grace)
+        for name, runnable in reversed(self._started_runnables):
+            try:
+                await runnable.stop()
+            except Exception as error:
+                _log.warning("runnable failed to stop", runnable=name, error=str(error))
+        self._started_runnables.clear()
         if renewing is not None:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)

@@ -131,6 +131,8 @@ class ControlPlane:
     # apiserver's memory: bookmarks arrive, and compacting etcd alone expires nothing.
     # Without it every watch goes to etcd, so `etcd.compact()` makes old versions 410.
     watch_cache: bool = True
+    # Room for 254 Services; benchmarks with thousands of them pass a larger range.
+    service_cluster_ip_range: str = "10.0.0.0/24"
     token: str = field(default_factory=lambda: secrets.token_hex(24))
     port: int = field(default_factory=free_port)
     ca: CertificateAuthority = field(default_factory=CertificateAuthority)
@@ -183,7 +185,7 @@ class ControlPlane:
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            f"--service-cluster-ip-range={self.service_cluster_ip_range}",
             "--allow-privileged=true",
             "--disable-admission-plugins=ServiceAccount",
             f"--authorization-mode={self.authorization}",

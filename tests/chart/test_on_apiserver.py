@@ -21,7 +21,6 @@ import yaml
 from odoo_operator.api.crd import CRD_KINDS
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.controlplane import ControlPlane
-from tests.api.conftest import installed_crds  # noqa: F401 - a fixture used below
 from tests.chart.conftest import CHART, EVERY_VALUE, Render, helm
 from tests.chart.tools import ChartTools
 from tests.kubectl import kubectl, kubectl_json
@@ -33,7 +32,7 @@ NOT_ON_THIS_SERVER = {"Issuer", "Certificate", "ServiceMonitor"}
 def test_server_side_dry_run_accepts_every_object(
     render: Render,
     control_plane: ControlPlane,
-    installed_crds: Path,  # noqa: F811 - the fixture imported above
+    installed_crds: Path,
     values: dict[str, Any],
 ) -> None:
     namespace = f"chart-{secrets.token_hex(4)}"

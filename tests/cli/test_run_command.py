@@ -340,13 +340,19 @@ def _ready(url: str) -> bool:
         return False
 
 
+@pytest.mark.usefixtures("installed_crds")
 def test_run_starts_the_manager_and_stops_cleanly_on_sigterm(
-    control_plane: ControlPlane,
+    control_plane: ControlPlane, namespace: str
 ) -> None:
-    with _running("--no-leader-elect", kubeconfig=control_plane.kubeconfig) as (proc, metrics):
+    args = ("--no-leader-elect", "--watch-namespace", namespace)
+    with _running(*args, kubeconfig=control_plane.kubeconfig) as (proc, metrics):
         with urllib.request.urlopen(metrics, timeout=10) as response:  # noqa: S310 - loopback
             scraped = response.read().decode()
-        for name in ("rest_client_requests_total", "leader_election_master_status"):
+        for name in (
+            "rest_client_requests_total",
+            "leader_election_master_status",
+            "odoo_operator_instances",
+        ):
             assert f"# TYPE {name} " in scraped
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
@@ -361,11 +367,12 @@ def test_run_starts_the_manager_and_stops_cleanly_on_sigterm(
     assert control_plane.token not in stderr
 
 
+@pytest.mark.usefixtures("installed_crds")
 async def test_run_with_leader_election_holds_the_lease(
     control_plane: ControlPlane, api_client: ApiClient, namespace: str
 ) -> None:
     leases = CoordinationV1Api(api_client)
-    args = ("--leader-elect", "--operator-namespace", namespace)
+    args = ("--leader-elect", "--operator-namespace", namespace, "--watch-namespace", namespace)
     with _running(*args, kubeconfig=control_plane.kubeconfig) as (proc, _):
         holder = await _lease_holder(leases, namespace, wait_for_holder=True)
         assert holder

@@ -252,6 +252,53 @@ async def test_a_second_stop_request_cuts_the_grace_period(
         await manager.close()
 
 
+class Recorded:
+    """A runnable that notes, in `log`, when it starts and stops, and whether the
+    controllers were running at that moment."""
+
+    def __init__(self, name: str, manager: Manager, log: list[str]) -> None:
+        self.name, self.manager, self.log = name, manager, log
+
+    def _controllers(self) -> str:
+        return "running" if self.manager.controllers[0].workers_alive() else "not running"
+
+    async def start(self) -> None:
+        self.log.append(f"{self.name} start, controllers {self._controllers()}")
+
+    async def stop(self) -> None:
+        self.log.append(f"{self.name} stop, controllers {self._controllers()}")
+        if self.name == "first":
+            raise RuntimeError("a failing stop is logged; the others still stop")
+
+
+async def test_runnables_start_before_the_controllers_and_stop_after_them(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    manager = Manager(options(control_plane.kubeconfig, namespace))
+    await manager.connect()
+    toy.set_up(manager)
+    log: list[str] = []
+    manager.add_runnable("first", Recorded("first", manager, log))
+    manager.add_runnable("second", Recorded("second", manager, log))
+    try:
+        task = await start(manager)
+        await eventually(manager.controllers[0].workers_alive, what="controllers running")
+        assert log == [
+            "first start, controllers not running",
+            "second start, controllers not running",
+        ]
+        manager.stop()
+        await asyncio.wait_for(task, 30)
+    finally:
+        await manager.close()
+    assert log[2:] == [
+        "second stop, controllers not running",
+        "first stop, controllers not running",
+    ]
+    with pytest.raises(RuntimeError, match="before the manager runs"):
+        manager.add_runnable("late", Recorded("late", manager, log))
+
+
 async def test_run_manager_exit_codes(tmp_path: Path) -> None:
     bad = ManagerOptions(kubeconfig=tmp_path / "missing", leader_elect=False)
     try:

@@ -26,7 +26,6 @@ from odoo_operator.sandbox.certs import CertificateAuthority
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
 from odoo_operator.webhook.paths import webhooks
-from tests.api.conftest import installed_crds  # noqa: F401 - a fixture used below
 from tests.kubectl import kubectl
 from tests.webhook.helpers import issue, write_like_kubelet
 
@@ -79,7 +78,7 @@ def _wait_until_enforced(kubeconfig: Path, namespace: str) -> None:
 @pytest.fixture(scope="module")
 def webhook_operator(
     control_plane: ControlPlane,
-    installed_crds: Path,  # noqa: F811 - the fixture imported above
+    installed_crds: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WebhookOperator]:
     kubeconfig = control_plane.kubeconfig
@@ -97,6 +96,9 @@ def webhook_operator(
             [
                 sys.executable, "-m", "odoo_operator", "run", "--kubeconfig", str(kubeconfig),
                 "--no-leader-elect", "--log-format", "json",
+                # The webhook serves every namespace; the controllers watch an empty one so
+                # they neither default these tests' objects nor touch other tests' objects.
+                "--watch-namespace", f"{namespace}-unwatched",
                 "--webhook-port", str(port), "--webhook-cert-dir", str(cert_dir),
                 "--metrics-bind-address", f"{LOOPBACK}:{metrics}",
                 "--health-probe-bind-address", f"{LOOPBACK}:{health}",

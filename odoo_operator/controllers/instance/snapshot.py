@@ -28,6 +28,7 @@ class JobSlot:
 
     name: str
     outcome: JobOutcome = JobOutcome.NOT_STARTED
+    namespace: str = ""  # the job resource's (it may differ from the instance's)
     due: bool = True  # an upgrade's scheduledTime has been reached (always True otherwise)
 
     @property
