@@ -176,8 +176,13 @@ class Operator:
 
 
 async def start_operator(
-    control_plane: ControlPlane, api: ApiClient, namespace: str, operator_namespace: str
+    control_plane: ControlPlane,
+    api: ApiClient,
+    namespace: str,
+    operator_namespace: str,
+    **settings_changes: Any,
 ) -> tuple[Operator, asyncio.Task[None]]:
+    """The operator in this process; `settings_changes` override `OperatorSettings` fields."""
     options, settings = defaults()
     options = options.model_copy(
         update={
@@ -188,7 +193,9 @@ async def start_operator(
             "watch_namespace": namespace,
         }
     )
-    settings = settings.model_copy(update={"operator_namespace": operator_namespace})
+    settings = settings.model_copy(
+        update={"operator_namespace": operator_namespace, **settings_changes}
+    )
     manager = Manager(options)
     await manager.connect()
     controllers.setup(manager, settings)
