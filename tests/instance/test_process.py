@@ -30,7 +30,12 @@ pytestmark = pytest.mark.usefixtures("installed_crds", "clusters")
 
 @contextmanager
 def operator_process(
-    kubeconfig: Path, namespace: str, operator_namespace: str, log: Path
+    kubeconfig: Path,
+    namespace: str,
+    operator_namespace: str,
+    log: Path,
+    *extra_args: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     argv = [
         sys.executable, "-m", "odoo_operator", "run", "--no-leader-elect",
@@ -38,8 +43,10 @@ def operator_process(
         "--metrics-bind-address", "0", "--health-probe-bind-address", f"127.0.0.1:{free_port()}",
         "--log-format", "json",
         "--webhook-port", "0",  # no certificate here; tests/webhook serve it
+        *extra_args,
     ]  # fmt: skip
     env = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig), "HOME": str(log.parent)}
+    env |= extra_env or {}
     with log.open("ab") as output:
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, env=env)
     try:
