@@ -18,6 +18,8 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, BatchV1Api
 
 from odoo_operator.api.base import GROUP, VERSION
+from odoo_operator.runtime.objects import ObjectKey
+from odoo_operator.runtime.resources import Resource
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.instance.conftest import (  # noqa: F401 - fixtures used by these tests
     Operator,
@@ -26,6 +28,7 @@ from tests.instance.conftest import (  # noqa: F401 - fixtures used by these tes
     start_operator,
     stop_operator,
 )
+from tests.runtime.helpers import eventually
 
 OPERATOR_IMAGE = "odoo-operator:test"
 PLURALS = {
@@ -141,6 +144,20 @@ async def phase_changed(operator: Operator, note: str) -> None:
             return
         assert asyncio.get_running_loop().time() < deadline, f"no {note!r} in {notes}"
         await asyncio.sleep(0.1)
+
+
+async def settled(operator: Operator, resource: Resource, key: ObjectKey, phase: str) -> None:
+    """Wait until the operator's cache shows the job resource at `key` in `phase` and its
+    controller has nothing queued or in flight: it has acted on what it saw."""
+    lister = operator.manager.informer(resource).lister
+    controller = next(c for c in operator.manager.controllers if c.primary == resource)
+
+    def done() -> bool:
+        cached = lister.get(key)
+        seen = ((cached or {}).get("status") or {}).get("phase")
+        return seen == phase and controller.queue.idle()
+
+    await eventually(done, within=WITHIN, what=f"{resource.kind} {key} settled in {phase}")
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ import datetime as dt
 
 from kubernetes_asyncio.client import AppsV1Api, CoreV1Api
 
+from odoo_operator.controllers.resources import ODOO_BACKUP_JOBS
+from odoo_operator.runtime.objects import ObjectKey
 from odoo_operator.sandbox.kubelet import finish_job, start_job
 from tests.instance.conftest import Operator, play_job, running_instance, write_secret
-from tests.jobs.conftest import Jobs, phase_changed
+from tests.jobs.conftest import Jobs, phase_changed, settled
 from tests.runtime.helpers import sample
 
 REF = {"odooInstanceRef": {"name": "shop"}}
@@ -94,8 +96,10 @@ async def test_two_pending_backups_run_one_after_the_other_without_the_phase_fla
     )
     await jobs.create("OdooBackupJob", "aa-second", {**REF, "destination": S3})
     first = await jobs.wait_phase("OdooBackupJob", "zz-first", "Running")
-    second = await jobs.wait_phase("OdooBackupJob", "aa-second", "Pending")
-    assert "jobName" not in second["status"]
+    await jobs.wait_phase("OdooBackupJob", "aa-second", "Pending")
+    await settled(operator, ODOO_BACKUP_JOBS, ObjectKey(jobs.namespace, "aa-second"), "Pending")
+    second = await jobs.get("OdooBackupJob", "aa-second")
+    assert "jobName" not in second["status"]  # waits behind the first
     backups = [j for j in await jobs.batch_jobs() if "-backup-" in j.metadata.name]
     assert len(backups) == 1
 
