@@ -28,6 +28,7 @@ from tests.instance.conftest import (  # noqa: F401 - fixtures used by these tes
     start_operator,
     stop_operator,
 )
+from tests.instance.test_webhook import receiver  # noqa: F401 - a fixture of these tests
 from tests.runtime.helpers import eventually
 
 OPERATOR_IMAGE = "odoo-operator:test"

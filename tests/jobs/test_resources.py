@@ -10,7 +10,9 @@ from kubernetes_asyncio.client import BatchV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from tests.instance.conftest import Operator, play_job, running_instance
+from tests.instance.test_webhook import Receiver
 from tests.jobs.conftest import Jobs, StartOperator
+from tests.runtime.helpers import eventually
 
 REF = {"odooInstanceRef": {"name": "shop"}}
 S3 = {"bucket": "backups", "objectKey": "shop/1.zip", "endpoint": "http://127.0.0.1:9"}
@@ -65,3 +67,27 @@ async def test_deleting_the_instance_mid_job_stops_its_batch_job_and_fails_the_r
             running["status"]["jobName"], operator.namespace
         )
     assert gone.value.status == 404
+
+
+async def test_the_job_webhook_is_posted_once_when_it_ends_either_way(
+    operator: Operator, jobs: Jobs, receiver: Receiver
+) -> None:
+    hook = {"url": receiver.url, "token": "t0ken"}
+    await jobs.create("OdooBackupJob", "lost", {"odooInstanceRef": {"name": "nope"},
+                                                "destination": S3, "webhook": hook})  # fmt: skip
+    await running_instance(operator, "shop", {})
+    await jobs.create("OdooBackupJob", "b1", {**REF, "destination": S3, "webhook": hook})
+    name = await play_job(operator, "odoobackupjobs", "b1")
+    await jobs.wait_phase("OdooBackupJob", "b1", "Completed")
+    await eventually(lambda: len(receiver.received) >= 2, what="two notifications")
+    await operator.wait_for_phase("shop", "Running")
+    by_name = {r["name"]: r for r in receiver.received}
+    assert by_name["lost"]["phase"] == "Failed"
+    assert "not found" in by_name["lost"]["message"]
+    assert by_name["b1"] == {
+        "name": "b1", "namespace": jobs.namespace, "kind": "OdooBackupJob",
+        "phase": "Completed", "message": f"batch Job {name} succeeded", "jobName": name,
+        "timestamp": by_name["b1"]["timestamp"],
+    }  # fmt: skip
+    assert receiver.tokens == ["Bearer t0ken", "Bearer t0ken"]
+    assert len(receiver.received) == 2  # once each
