@@ -71,17 +71,6 @@ def fields(job: KubeObject, phase: JobPhase, message: str, **extra: str | None) 
     return status
 
 
-def unchanged(job: KubeObject, status: Mapping[str, Any]) -> bool:
-    """True when writing `status` (without its times) would change nothing."""
-    current = job.get("status") or {}
-    for key, value in status.items():
-        if key in {"conditions", "completionTime", "startTime"}:
-            continue
-        if current.get(key) != value:
-            return False
-    return True
-
-
 async def write(
     client: KubeClient,
     resource: Resource,
