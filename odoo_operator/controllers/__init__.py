@@ -7,6 +7,7 @@ know what the operator watches and reconciles starts here.
 - `settings`: `OperatorSettings`, the operator's typed defaults (no secrets);
 - `resources`: the runtime `Resource` of each of our kinds, derived from the API models;
 - `instance/`: the OdooInstance controller (`instance.setup` registers it);
+- `jobs/`: the four job controllers and their batch Jobs (`jobs.setup` registers them);
 - `notify`: webhook notifications, shared by the instance and the job resources;
 - `canonical`, `own_writes`: values as the API server stores them; reading our own writes.
 """
@@ -23,9 +24,11 @@ if TYPE_CHECKING:  # the runtime's manager is only named here; `state-machine` s
 def setup(manager: Manager, settings: OperatorSettings) -> None:
     """Register every controller of the operator on `manager`, configured by `settings`.
 
-    The OdooInstance controller (the job resources' controller comes next).
+    The OdooInstance controller, then the job controllers, which share its caches.
     """
     # Imported here: `odoo-operator state-machine` loads this package without the runtime.
     from odoo_operator.controllers.instance import setup as instance  # noqa: PLC0415
+    from odoo_operator.controllers.jobs import setup as jobs  # noqa: PLC0415
 
-    instance.setup(manager, settings)
+    reconciler = instance.setup(manager, settings)
+    jobs.setup(manager, reconciler.ctx)

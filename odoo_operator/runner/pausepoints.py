@@ -57,6 +57,10 @@ UPLOADED = "backup.uploaded"  # every part uploaded; completing the upload comes
 
 BACKUP_POINTS = (UPLOAD_STARTED, UPLOADING, ADDING_FILESTORE, UPLOADED)
 
+# the operator (`controllers.jobs`), which uses `pause` too: the batch Job of a job
+# resource is created, and not yet recorded in the resource's status
+BATCH_JOB_CREATED = "operator.batch_job_created"
+
 
 async def pause(point: str) -> None:
     """Record `point`; if it is the one to hold at, wait until the job is stopped."""

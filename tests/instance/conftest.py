@@ -23,7 +23,6 @@ import yaml
 from kubernetes_asyncio.client import (
     ApiClient,
     AppsV1Api,
-    BatchV1Api,
     CoreV1Api,
     CustomObjectsApi,
     EventsV1Api,
@@ -36,7 +35,7 @@ from odoo_operator.controllers.settings import OperatorSettings
 from odoo_operator.run.flags import defaults
 from odoo_operator.runtime.manager import Manager
 from odoo_operator.sandbox.controlplane import ControlPlane
-from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
+from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready, start_job
 from odoo_operator.sandbox.postgres import PostgresServer
 from tests.runtime.helpers import eventually
 
@@ -177,8 +176,13 @@ class Operator:
 
 
 async def start_operator(
-    control_plane: ControlPlane, api: ApiClient, namespace: str, operator_namespace: str
+    control_plane: ControlPlane,
+    api: ApiClient,
+    namespace: str,
+    operator_namespace: str,
+    **settings_changes: Any,
 ) -> tuple[Operator, asyncio.Task[None]]:
+    """The operator in this process; `settings_changes` override `OperatorSettings` fields."""
     options, settings = defaults()
     options = options.model_copy(
         update={
@@ -189,7 +193,9 @@ async def start_operator(
             "watch_namespace": namespace,
         }
     )
-    settings = settings.model_copy(update={"operator_namespace": operator_namespace})
+    settings = settings.model_copy(
+        update={"operator_namespace": operator_namespace, **settings_changes}
+    )
     manager = Manager(options)
     await manager.connect()
     controllers.setup(manager, settings)
@@ -219,48 +225,31 @@ async def operator(
         await stop_operator(running, task)
 
 
+async def batch_job_of(operator: Operator, plural: str, job: str, within: float = 60) -> str:
+    """The batch Job the job controller started for job resource `job` (its `jobName`)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await operator.objects.get_namespaced_custom_object(
+            GROUP, VERSION, operator.namespace, plural, job
+        )
+        name = (found.get("status") or {}).get("jobName")
+        if name:
+            return str(name)
+        assert asyncio.get_running_loop().time() < deadline, f"{plural}/{job}: no batch Job"
+        await asyncio.sleep(0.1)
+
+
+async def play_job(operator: Operator, plural: str, job: str, *, succeeded: bool = True) -> str:
+    """Play the Job controller and the kubelet for the batch Job of `job`: started, then
+    finished with `succeeded`. Returns the batch Job's name."""
+    name = await batch_job_of(operator, plural, job)
+    await start_job(operator.api, operator.namespace, name)
+    await finish_job(operator.api, operator.namespace, name, succeeded=succeeded)
+    return name
+
+
 async def play_init_job(operator: Operator, job: str, *, succeeded: bool = True) -> None:
-    """Play the job resources controller and the Job controller for the init job `job`:
-    a labelled batch Job owned by it, `status.jobName`, then the batch Job's outcome."""
-    init = await operator.objects.get_namespaced_custom_object(
-        GROUP, VERSION, operator.namespace, "odooinitjobs", job
-    )
-    batch_name = f"{job}-run"
-    batch = {
-        "metadata": {
-            "name": batch_name,
-            "labels": {names.MANAGED_BY: names.MANAGER},
-            "ownerReferences": [
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "OdooInitJob",
-                    "name": job,
-                    "uid": init["metadata"]["uid"],
-                    "controller": True,
-                }
-            ],
-        },
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "init", "image": "odoo:18.0"}],
-                }
-            },
-        },
-    }
-    await BatchV1Api(operator.api).create_namespaced_job(operator.namespace, batch)
-    await operator.objects.patch_namespaced_custom_object_status(
-        GROUP,
-        VERSION,
-        operator.namespace,
-        "odooinitjobs",
-        job,
-        {"status": {"phase": "Running", "jobName": batch_name}},
-        _content_type="application/merge-patch+json",
-    )
-    await finish_job(operator.api, operator.namespace, batch_name, succeeded=succeeded)
+    await play_job(operator, "odooinitjobs", job, succeeded=succeeded)
 
 
 async def running_instance(operator: Operator, name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.kubelet import set_deployment_ready
 from odoo_operator.sandbox.ports import free_port
-from tests.instance.conftest import Operator, play_init_job, wait_for_replicas
+from tests.instance.conftest import Operator, batch_job_of, play_init_job, wait_for_replicas
 from tests.kubectl import kubectl, kubectl_json
 
 pytestmark = pytest.mark.usefixtures("installed_crds", "clusters")
@@ -30,7 +30,12 @@ pytestmark = pytest.mark.usefixtures("installed_crds", "clusters")
 
 @contextmanager
 def operator_process(
-    kubeconfig: Path, namespace: str, operator_namespace: str, log: Path
+    kubeconfig: Path,
+    namespace: str,
+    operator_namespace: str,
+    log: Path,
+    *extra_args: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     argv = [
         sys.executable, "-m", "odoo_operator", "run", "--no-leader-elect",
@@ -38,8 +43,10 @@ def operator_process(
         "--metrics-bind-address", "0", "--health-probe-bind-address", f"127.0.0.1:{free_port()}",
         "--log-format", "json",
         "--webhook-port", "0",  # no certificate here; tests/webhook serve it
+        *extra_args,
     ]  # fmt: skip
     env = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig), "HOME": str(log.parent)}
+    env |= extra_env or {}
     with log.open("ab") as output:
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, env=env)
     try:
@@ -91,6 +98,7 @@ async def test_killed_mid_lifecycle_and_restarted_picks_up_where_it_was(
     with operator_process(kubeconfig, namespace, operator_namespace, log) as first:
         await operator.create("shop", {"init": {}})
         await _until_phase(kubeconfig, namespace, "shop", "Initializing")
+        await batch_job_of(operator, "odooinitjobs", "shop-auto-init")  # the init runs
         password = await _password(api_client, namespace, "shop")
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -157,7 +165,7 @@ async def test_seed_walkthrough_through_kubectl(
 
         kubectl(kubeconfig, "apply", "-f", "-", stdin=SEED_INIT.format(namespace=namespace))
         await _until_phase(kubeconfig, namespace, "myodoo", "Initializing")
-        await play_init_job(operator, "myodoo-init")  # the job controller's part (next issue)
+        await play_init_job(operator, "myodoo-init")  # the Job controller's and kubelet's part
         await _until_phase(kubeconfig, namespace, "myodoo", "Starting")
         await wait_for_replicas(operator, "myodoo", 1)
         await set_deployment_ready(api_client, namespace, "myodoo", 1)  # the kubelet's part

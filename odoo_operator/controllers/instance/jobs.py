@@ -8,28 +8,31 @@ kind is being processed and where its batch Job stands; the state table decides;
 Guarantees:
 - a job resource belongs to the instance `spec.odooInstanceRef` names (namespace
   defaulting to the job's own); `INSTANCE_INDEX` indexes the job caches by that key;
-- the slot of a kind is the oldest non-terminal job resource (creationTimestamp, then
-  name), "non-terminal" meaning `status.phase` is neither Completed nor Failed;
+- the slot of a kind is the oldest admitted, unfinished job resource (creationTimestamp,
+  then name): `status.phase` Pending or Running. The job controller writes Pending only
+  once it has checked that the resource can apply, so a resource that cannot (a missing
+  source, an init for an initialised database) never moves the instance's phase;
 - its outcome: no `status.jobName` yet -> NotStarted; the named batch Job in the cache
   with a `Complete` condition -> Succeeded, with `Failed` -> Failed, otherwise Running;
-  named but absent from the cache -> Failed (vanished). Batch Jobs are cached by the
-  managed-by label (`names.CHILD_SELECTOR`), so the job resources controller must label
-  them; it should also check with the API server before acting on "vanished";
+  named but absent (from the cache and from what this process just created, see
+  `JobCaches.batch_job`) -> Failed (vanished). Batch Jobs are cached by the managed-by
+  label (`names.CHILD_SELECTOR`); the job controllers label them;
 - an upgrade is due once its `scheduledTime` (if any) has passed;
-- `finish` merge-patches only `phase`, `completionTime` and `message` of the job's
-  status (what the job resources controller wrote stays), then sends the job's webhook.
+- `finish` merge-patches `phase`, `completionTime`, `message` and the condition of the
+  job's status (what the job controller wrote stays; see `controllers.jobs.status`),
+  the message saying why a batch Job failed and where its log is; then it sends the
+  job's webhook.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
-from odoo_operator.api.base import JobPhase, WebhookSpec
+from odoo_operator.api.base import JobPhase
 from odoo_operator.controllers.instance.snapshot import JobOutcome, JobSlot
-from odoo_operator.controllers.instance.status import now
-from odoo_operator.controllers.notify import Notification, Notifier
+from odoo_operator.controllers.jobs import status as job_status
+from odoo_operator.controllers.notify import Notifier
 from odoo_operator.controllers.resources import (
     ODOO_BACKUP_JOBS,
     ODOO_INIT_JOBS,
@@ -37,12 +40,14 @@ from odoo_operator.controllers.resources import (
     ODOO_UPGRADE_JOBS,
 )
 from odoo_operator.runtime.cache import Lister
-from odoo_operator.runtime.client import KubeClient
+from odoo_operator.runtime.client import ApiError, KubeClient
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, parse_time
 from odoo_operator.runtime.resources import Resource
 
+FindBatchJob = Callable[[ObjectKey], KubeObject | None]
 INSTANCE_INDEX = "instance"
-TERMINAL = {JobPhase.COMPLETED.value, JobPhase.FAILED.value}
+# Admitted by its job controller (checked that it can apply) and not finished.
+ADMITTED = {JobPhase.PENDING.value, JobPhase.RUNNING.value}
 # Slot name in the snapshot -> the kind's REST collection.
 KINDS: dict[str, Resource] = {
     "init": ODOO_INIT_JOBS,
@@ -70,17 +75,22 @@ def instance_keys(job: KubeObject) -> Iterable[ObjectKey]:
     return [key] if key.name else []
 
 
+def oldest_first(jobs: Iterable[KubeObject]) -> list[KubeObject]:
+    """By creationTimestamp, then name: the order job resources are processed in."""
+    return sorted(
+        jobs,
+        key=lambda job: (job["metadata"].get("creationTimestamp", ""), job["metadata"]["name"]),
+    )
+
+
 def pending(jobs: Lister, instance: ObjectKey) -> list[KubeObject]:
-    """Non-terminal job resources of one kind for `instance`, oldest first."""
+    """Admitted, unfinished job resources of one kind for `instance`, oldest first."""
     waiting = [
         job
         for job in jobs.by_index(INSTANCE_INDEX, str(instance))
-        if (job.get("status") or {}).get("phase") not in TERMINAL
+        if (job.get("status") or {}).get("phase") in ADMITTED
     ]
-    return sorted(
-        waiting,
-        key=lambda job: (job["metadata"].get("creationTimestamp", ""), job["metadata"]["name"]),
-    )
+    return oldest_first(waiting)
 
 
 def _condition(batch_job: KubeObject, kind: str) -> bool:
@@ -88,11 +98,11 @@ def _condition(batch_job: KubeObject, kind: str) -> bool:
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
 
 
-def outcome(job: KubeObject, batch_jobs: Lister) -> JobOutcome:
+def outcome(job: KubeObject, find_batch_job: FindBatchJob) -> JobOutcome:
     name = (job.get("status") or {}).get("jobName")
     if not name:
         return JobOutcome.NOT_STARTED
-    batch_job = batch_jobs.get(ObjectKey(job["metadata"]["namespace"], name))
+    batch_job = find_batch_job(ObjectKey(job["metadata"]["namespace"], name))
     if batch_job is None or _condition(batch_job, "Failed"):
         return JobOutcome.FAILED
     if _condition(batch_job, "Complete"):
@@ -105,14 +115,25 @@ def due_at(job: KubeObject) -> dt.datetime | None:
     return parse_time(scheduled) if scheduled else None
 
 
-def slot(job: KubeObject, batch_jobs: Lister, moment: dt.datetime) -> JobSlot:
+def slot(job: KubeObject, find_batch_job: FindBatchJob, moment: dt.datetime) -> JobSlot:
     due = due_at(job)
     return JobSlot(
         name=job["metadata"]["name"],
         namespace=job["metadata"]["namespace"],
-        outcome=outcome(job, batch_jobs),
+        outcome=outcome(job, find_batch_job),
         due=due is None or due <= moment,
     )
+
+
+def _failure(batch_job: KubeObject | None, name: str) -> str:
+    """Why the batch Job failed, from its `Failed` condition, and where its log is."""
+    if batch_job is None:
+        return f"batch Job {name} vanished before it finished"
+    for found in (batch_job.get("status") or {}).get("conditions") or ():
+        if found.get("type") == "Failed" and found.get("status") == "True":
+            why = ": ".join(str(p) for p in (found.get("reason"), found.get("message")) if p)
+            return f"batch Job {name} failed ({why}); see kubectl logs job/{name}"
+    return f"batch Job {name} failed; see kubectl logs job/{name}"
 
 
 async def finish(
@@ -121,31 +142,30 @@ async def finish(
     kind: str,
     job: KubeObject | None,
     slot_: JobSlot,
+    *,
+    find_batch_job: FindBatchJob,
 ) -> None:
-    """Mark the job resource Completed or Failed and send its webhook."""
+    """Mark the job resource Completed or Failed and send its webhook.
+
+    The patch carries the cached resourceVersion: when the resource changed since (it was
+    finished already and the cache is late), the server answers 409, which is raised so
+    the reconcile is retried on fresher caches; nothing is finished or sent twice.
+    """
+    if job is None:  # the resource itself is gone: nothing to record
+        return
     succeeded = slot_.outcome is JobOutcome.SUCCEEDED
-    phase = JobPhase.COMPLETED if succeeded else JobPhase.FAILED
-    if slot_.outcome is JobOutcome.FAILED and job is not None:
-        name = (job.get("status") or {}).get("jobName")
-        message = f"batch Job {name} failed or vanished" if name else "failed"
+    name = str((job.get("status") or {}).get("jobName") or "")
+    if succeeded:
+        phase, message = JobPhase.COMPLETED, f"batch Job {name} succeeded"
     else:
-        message = "completed" if succeeded else "job resource vanished"
-    status: dict[str, Any] = {"phase": phase.value, "completionTime": now(), "message": message}
+        batch_job = find_batch_job(ObjectKey(slot_.namespace, name)) if name else None
+        phase, message = JobPhase.FAILED, _failure(batch_job, name)
     resource = KINDS[kind]
-    if job is not None:
-        await client.merge_patch(
-            resource, slot_.name, {"status": status}, slot_.namespace, subresource="status"
-        )
-        webhook = (job.get("spec") or {}).get("webhook")
-        if webhook:
-            payload = {
-                "name": slot_.name,
-                "namespace": slot_.namespace,
-                "kind": resource.kind,
-                "phase": phase.value,
-                "message": message,
-                "timestamp": status["completionTime"],
-            }
-            notifier.notify(
-                Notification(WebhookSpec.model_validate(webhook), slot_.namespace, payload)
-            )
+    status = job_status.fields(job, phase, message)
+    try:
+        await job_status.write(client, resource, job, status, guarded=True)
+    except ApiError as error:
+        if error.not_found:
+            return
+        raise
+    job_status.ended(notifier, resource, job, status)

@@ -49,13 +49,14 @@ def _probe(path: str, *, period: int, failures: int, delay: int = 0) -> dict[str
     return probe
 
 
-def _volumes(owner: Owner) -> list[dict[str, Any]]:
+def volumes(instance_name: str) -> list[dict[str, Any]]:
+    """The filestore PVC and the conf Secret, as every Odoo pod (and batch Job) has them."""
     return [
         {
             "name": "filestore",
-            "persistentVolumeClaim": {"claimName": names.filestore_pvc(owner.name)},
+            "persistentVolumeClaim": {"claimName": names.filestore_pvc(instance_name)},
         },
-        {"name": "conf", "secret": {"secretName": names.conf_secret(owner.name)}},
+        {"name": "conf", "secret": {"secretName": names.conf_secret(instance_name)}},
     ]
 
 
@@ -65,9 +66,10 @@ MOUNTS = [
 ]
 
 
-def _container(
+def odoo_container(
     instance: OdooInstance, args: list[str], resources: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """`odoo --config /etc/odoo/odoo.conf ARGS` in the instance's image, extraEnv included."""
     spec = instance.spec
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -86,14 +88,15 @@ def _container(
     return container
 
 
-def _pod_template(
-    owner: Owner, instance: OdooInstance, app: str, conf_hash: str, container: dict[str, Any]
+def pod_spec(
+    instance_name: str, instance: OdooInstance, containers: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """uid 100 / gid 101 / fsGroup 101, the volumes, pull secret, affinity and tolerations."""
     spec = instance.spec
     pod: dict[str, Any] = {
         "securityContext": {"runAsUser": ODOO_UID, "runAsGroup": ODOO_GID, "fsGroup": ODOO_GID},
-        "containers": [container],
-        "volumes": _volumes(owner),
+        "containers": containers,
+        "volumes": volumes(instance_name),
     }
     if spec.image_pull_secret:
         pod["imagePullSecrets"] = [{"name": spec.image_pull_secret}]
@@ -101,6 +104,14 @@ def _pod_template(
         pod["affinity"] = spec.affinity
     if spec.tolerations:
         pod["tolerations"] = spec.tolerations
+    return pod
+
+
+def _pod_template(
+    owner: Owner, instance: OdooInstance, app: str, conf_hash: str, container: dict[str, Any]
+) -> dict[str, Any]:
+    spec = instance.spec
+    pod = pod_spec(owner.name, instance, [container])
     return {
         "metadata": {
             "labels": {
@@ -149,7 +160,7 @@ def web_deployment(
     owner: Owner, instance: OdooInstance, replicas: int, conf_hash: str
 ) -> dict[str, Any]:
     spec = instance.spec
-    container = _container(instance, ["--max-cron-threads", "0"], spec.resources)
+    container = odoo_container(instance, ["--max-cron-threads", "0"], spec.resources)
     container["ports"] = [
         {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
         {"name": "websocket", "containerPort": GEVENT_PORT, "protocol": "TCP"},
@@ -166,7 +177,7 @@ def cron_deployment(
     owner: Owner, instance: OdooInstance, replicas: int, conf_hash: str
 ) -> dict[str, Any]:
     spec = instance.spec
-    container = _container(instance, ["--no-http"], spec.cron.resources or spec.resources)
+    container = odoo_container(instance, ["--no-http"], spec.cron.resources or spec.resources)
     app = names.cron(owner.name)
     template = _pod_template(owner, instance, app, conf_hash, container)
     return _deployment(owner, app, replicas, {"type": "Recreate"}, template)

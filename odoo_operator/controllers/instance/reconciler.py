@@ -34,7 +34,7 @@ from odoo_operator.controllers.instance.context import Context
 from odoo_operator.controllers.instance.defaults import spec_defaults
 from odoo_operator.controllers.instance.ensure import ensure_children, replicas
 from odoo_operator.controllers.instance.phase import Phase
-from odoo_operator.controllers.instance.snapshot import ReconcileSnapshot
+from odoo_operator.controllers.instance.snapshot import JobOutcome, ReconcileSnapshot
 from odoo_operator.controllers.instance.status import Observed, desired_status, now
 from odoo_operator.controllers.instance.table import Action, next_transition
 from odoo_operator.controllers.notify import Notification
@@ -169,6 +169,7 @@ class InstanceReconciler:
             db_initialized=db_initialized,
             url=url,
             message=_message(phase, snapshot, blocker),
+            last_backup=_backup_succeeded_at(actions, snapshot),
         )
         body = {
             "apiVersion": ODOO_INSTANCES.api_version,
@@ -207,7 +208,14 @@ class InstanceReconciler:
                 slot = getattr(snapshot, kind)
                 if slot is not None:
                     job = ctx.caches.jobs.by_kind[kind].get(ObjectKey(slot.namespace, slot.name))
-                    await jobs.finish(ctx.client, ctx.notifier, kind, job, slot)
+                    await jobs.finish(
+                        ctx.client,
+                        ctx.notifier,
+                        kind,
+                        job,
+                        slot,
+                        find_batch_job=ctx.caches.jobs.batch_job,
+                    )
             # MARK_DB_INITIALIZED is written with the status.
 
     def _announce(self, obj: KubeObject, previous: Phase, phase: Phase, url: str | None) -> None:
@@ -250,6 +258,14 @@ class InstanceReconciler:
             return self._retry_after(key)
         self._backoffs.pop(key, None)
         return DONE
+
+
+def _backup_succeeded_at(actions: tuple[Action, ...], snapshot: ReconcileSnapshot) -> str | None:
+    """Now, when this reconcile finishes a backup that succeeded (`status.lastBackup`)."""
+    backup = snapshot.backup
+    if Action.FINISH_BACKUP in actions and backup and backup.outcome is JobOutcome.SUCCEEDED:
+        return now()
+    return None
 
 
 def _paths(prefix: str, values: dict[str, Any]) -> list[str]:

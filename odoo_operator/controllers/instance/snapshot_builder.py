@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from odoo_operator.controllers.instance import jobs
 from odoo_operator.controllers.instance.phase import Phase
 from odoo_operator.controllers.instance.snapshot import JobSlot, ReconcileSnapshot
+from odoo_operator.controllers.own_writes import OwnWrites
 from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, key_of
+from odoo_operator.runtime.resources import BATCH_JOBS
 
 
 @dataclass(frozen=True)
 class JobCaches:
-    """The job resource caches by slot name (`jobs.KINDS`), and the batch Jobs."""
+    """The job resource caches by slot name (`jobs.KINDS`), and the batch Jobs.
+
+    `writes` holds the batch Jobs this process created and its cache may not show yet
+    (shared with the job controllers): a Job just created is never taken for vanished.
+    """
 
     by_kind: Mapping[str, Lister]
     batch_jobs: Lister
+    writes: OwnWrites = field(default_factory=OwnWrites)
+
+    def batch_job(self, key: ObjectKey) -> KubeObject | None:
+        return self.writes.freshest(BATCH_JOBS, key, self.batch_jobs.get(key))
 
 
 def current_phase(instance: KubeObject) -> Phase:
@@ -49,7 +59,7 @@ def build(
     backups_pending = 0
     for kind, lister in caches.by_kind.items():
         waiting = jobs.pending(lister, key)
-        slots[kind] = jobs.slot(waiting[0], caches.batch_jobs, moment) if waiting else None
+        slots[kind] = jobs.slot(waiting[0], caches.batch_job, moment) if waiting else None
         if kind == "backup":
             backups_pending = len(waiting)
     spec = instance.get("spec") or {}

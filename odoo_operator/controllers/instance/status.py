@@ -8,7 +8,8 @@ Guarantees:
   change, so it says when the status moved, not when it was last computed: a status
   computed twice from the same facts is equal, and the applier writes nothing;
 - times are RFC 3339 UTC with seconds (metav1.Time, as the server stores them);
-- `lastBackup` is kept as it was (the job resources controller sets it).
+- `lastBackup` is the time of the backup that succeeded in this reconcile, else kept
+  as it was.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Observed:
     db_initialized: bool
     url: str | None
     message: str | None
+    last_backup: str | None = None  # set when a backup succeeded in this reconcile
 
 
 def now() -> str:
@@ -93,6 +95,7 @@ def desired_status(
         status["url"] = observed.url
     if observed.message:
         status["message"] = observed.message
-    if previous.get("lastBackup"):
-        status["lastBackup"] = previous["lastBackup"]
+    last_backup = observed.last_backup or previous.get("lastBackup")
+    if last_backup:
+        status["lastBackup"] = last_backup
     return status
