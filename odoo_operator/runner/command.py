@@ -28,6 +28,7 @@ from odoo_operator import database_names
 from odoo_operator.runner import joblog
 from odoo_operator.runner.backup import BackupRequest, run_backup
 from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import ensure_filestore_root
 from odoo_operator.runner.odoo_source import check_url
 from odoo_operator.runner.pgtools import check_database_name
 from odoo_operator.runner.restore import OdooSource, RestoreRequest, run_restore
@@ -261,8 +262,8 @@ def restore(
             raise JobError(f"--database {database!r} is reserved; refusing to restore over it")
         if filestore is not None and backup_format != "zip":
             raise JobError(f"--filestore applies to --format zip only, not {backup_format}")
-        if filestore is not None and not filestore.parent.is_dir():
-            raise JobError(f"--filestore {str(filestore)!r}: its parent directory does not exist")
+        if filestore is not None:
+            ensure_filestore_root(filestore)
         request = RestoreRequest(
             database,
             backup_format,

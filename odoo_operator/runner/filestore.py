@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -74,6 +75,23 @@ def safe_relative(name: str) -> PurePosixPath:
     if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
         raise JobError(f"refusing archive entry {name!r}: it would leave the filestore")
     return path
+
+
+def ensure_filestore_root(filestore: Path) -> None:
+    """Create Odoo's `filestore/` directory when the volume is fresh (Odoo creates it on
+    its first start; a restore into a never-started instance comes first). The data
+    directory above it must exist: a missing one means a wrong path, not a fresh volume."""
+    root = filestore.parent
+    if root.is_dir():
+        return
+    if not root.parent.is_dir():
+        raise JobError(
+            f"--filestore {str(filestore)!r}: Odoo's data directory {str(root.parent)!r} "
+            "does not exist"
+        )
+    root.mkdir(mode=DIRECTORY_MODE)
+    with contextlib.suppress(PermissionError):  # not root: it is ours (the Job runs as Odoo)
+        os.chown(root, ODOO_UID, ODOO_GID, follow_symlinks=False)
 
 
 class FilestoreWriter:

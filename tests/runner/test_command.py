@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from odoo_operator.runner.errors import JobError
+from odoo_operator.runner.filestore import ensure_filestore_root
 
 ENV = {
     "PATH": "/usr/bin:/bin",
@@ -99,7 +103,8 @@ def job(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str, s
         ),
         (
             ["restore", "--database", "d", "--filestore", "/nonexistent/dir/fs", *S3],
-            "error: --filestore '/nonexistent/dir/fs': its parent directory does not exist",
+            "error: --filestore '/nonexistent/dir/fs': "
+            "Odoo's data directory '/nonexistent' does not exist",
         ),
     ],
 )  # fmt: skip
@@ -138,3 +143,14 @@ def test_the_job_command_does_not_load_the_kubernetes_client() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_fresh_volume_gets_odoos_filestore_directory(tmp_path: Path) -> None:
+    """A restore into a never-started instance: the PVC is empty, `filestore/` is missing."""
+    data_dir = tmp_path / "odoo"
+    data_dir.mkdir()
+    ensure_filestore_root(data_dir / "filestore" / "shop")
+    assert (data_dir / "filestore").is_dir()
+    assert not (data_dir / "filestore" / "shop").exists()  # the restore creates that one
+    with pytest.raises(JobError, match="Odoo's data directory"):
+        ensure_filestore_root(tmp_path / "missing" / "filestore" / "shop")
