@@ -30,7 +30,13 @@ from typing import Any
 
 from odoo_operator.runtime.client import FIELD_MANAGER, KubeClient
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.objects import KubeObject, freeze, strip_managed_fields, thaw
+from odoo_operator.runtime.objects import (
+    JSON_SCALARS,
+    KubeObject,
+    freeze,
+    strip_managed_fields,
+    thaw,
+)
 from odoo_operator.runtime.resources import Resource
 
 APPLIED_HASH_ANNOTATION = "bemade.org/applied-hash"
@@ -40,24 +46,41 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, Mapping | list | tuple) and len(value) == 0)
 
 
-def contains(current: Any, desired: Any) -> bool:
-    """True when every field of `desired` is in `current` with the same value."""
-    if _empty(desired):
-        return _empty(current) or (isinstance(current, Mapping) and isinstance(desired, Mapping))
-    if isinstance(desired, Mapping):
-        return isinstance(current, Mapping) and all(
-            contains(current[key], value) if key in current else _empty(value)
-            for key, value in desired.items()
-        )
-    if isinstance(desired, list | tuple):
-        return (
-            isinstance(current, list | tuple)
-            and len(current) == len(desired)
-            and all(contains(have, want) for have, want in zip(current, desired, strict=True))
-        )
-    if isinstance(desired, bool) or isinstance(current, bool):
+def _same_scalar(current: Any, desired: Any) -> bool:
+    if type(desired) is bool or type(current) is bool:
         return type(desired) is type(current) and desired == current
     return bool(desired == current)
+
+
+def _contains_map(current: Any, desired: Mapping[str, Any]) -> bool:
+    if not isinstance(current, Mapping):
+        return not desired and _empty(current)
+    for key, value in desired.items():
+        if key in current:
+            if not contains(current[key], value):
+                return False
+        elif not _empty(value):
+            return False
+    return True
+
+
+def _contains_list(current: Any, desired: list[Any] | tuple[Any, ...]) -> bool:
+    if not desired:
+        return _empty(current)
+    if not isinstance(current, list | tuple) or len(current) != len(desired):
+        return False
+    return all(contains(have, want) for have, want in zip(current, desired, strict=True))
+
+
+def contains(current: Any, desired: Any) -> bool:
+    """True when every field of `desired` is in `current` with the same value."""
+    if type(desired) in JSON_SCALARS:  # most of a body's values: the cheap test first
+        return _empty(current) if desired is None else _same_scalar(current, desired)
+    if isinstance(desired, Mapping):
+        return _contains_map(current, desired)
+    if isinstance(desired, list | tuple):
+        return _contains_list(current, desired)
+    return _same_scalar(current, desired)
 
 
 def apply_hash(body: Mapping[str, Any]) -> str:

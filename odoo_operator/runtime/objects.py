@@ -75,14 +75,20 @@ class FrozenDict(dict[str, Any]):
         return (FrozenDict, (dict(self),))
 
 
+# JSON's scalar types, tested first and by exact type: they are most of the values that
+# `freeze` and the applier's comparison visit, and `isinstance` against an ABC is slow.
+JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def freeze(value: Any) -> Any:
     """A deep read-only copy of JSON-like data."""
-    if isinstance(value, FrozenDict):
+    kind = type(value)
+    if kind in JSON_SCALARS or kind is FrozenDict:
         return value
-    if isinstance(value, Mapping):
-        return FrozenDict((key, freeze(item)) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return tuple(freeze(item) for item in value)
+    if kind is dict or isinstance(value, Mapping):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return tuple([freeze(item) for item in value])
     return value
 
 

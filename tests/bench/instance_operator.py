@@ -1,13 +1,17 @@
 """Our operator for the instance benchmark: `odoo-operator run` with the defaults, or
 without PostgreSQL roles (`--without-postgres`) to show what the role work costs.
 
-    python -m tests.bench.instance_operator --kubeconfig PATH [--without-postgres]
+    python -m tests.bench.instance_operator --kubeconfig PATH [--without-postgres] [--profile FILE]
+
+With `--profile FILE`, the run is profiled with cProfile and the statistics are written
+to FILE when the operator stops (read them with `python -m pstats FILE`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import sys
 
 from odoo_operator.controllers.instance import setup as instance
@@ -31,6 +35,7 @@ def main() -> int:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--without-postgres", action="store_true")
     parser.add_argument("--health", default="0", help="health probe bind address")
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics to FILE")
     args = parser.parse_args()
     options, settings = defaults()
     options = options.model_copy(
@@ -46,7 +51,13 @@ def main() -> int:
     def set_up(manager: Manager) -> None:
         instance.setup(manager, settings, database=NoRoles() if args.without_postgres else None)
 
-    return asyncio.run(run_manager(options, set_up))
+    if args.profile is None:
+        return asyncio.run(run_manager(options, set_up))
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(asyncio.run, run_manager(options, set_up))
+    finally:
+        profiler.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

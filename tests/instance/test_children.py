@@ -280,5 +280,5 @@ async def test_storage_growth_expands_the_pvc_and_a_conf_change_rolls_the_pods(
         return not (await networking.list_namespaced_ingress(ns)).items
 
     await until(no_ingress)
-    obj = await operator.get("shop")
-    assert "url" not in obj["status"]
+    # The status is written after the children, in the same reconcile: wait for it.
+    await operator.wait_for("shop", lambda obj: "url" not in obj["status"], "url cleared")

@@ -11,7 +11,12 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import CoreV1Api
 
-from odoo_operator.runtime.client import ApiError, ClientConfigError, connect
+from odoo_operator.runtime.client import (
+    ApiError,
+    ClientConfigError,
+    _proxy_from_environment,
+    connect,
+)
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.resources import CONFIG_MAPS, NAMESPACES
 from odoo_operator.sandbox.controlplane import ControlPlane
@@ -132,3 +137,16 @@ async def test_a_request_that_gets_no_answer_times_out(
     finally:
         await client.close()
     assert count(metrics, "<error>", "GET") == 1
+
+
+def test_proxy_read_once_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session no longer reads the environment per request: the proxy is taken here."""
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _proxy_from_environment("https://10.0.0.1:6443") == (None, None)
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    proxy, auth = _proxy_from_environment("https://10.0.0.1:6443")
+    assert str(proxy) == "http://proxy.example:3128"
+    assert auth == aiohttp.BasicAuth("user", "secret")
+    monkeypatch.setenv("NO_PROXY", "10.0.0.1")
+    assert _proxy_from_environment("https://10.0.0.1:6443") == (None, None)
