@@ -52,6 +52,7 @@ def test_crds_prints_one_yaml_stream_of_the_five_crds() -> None:
     documents = list(yaml.safe_load_all(result.stdout))
     assert [d["spec"]["names"]["kind"] for d in documents] == [
         "OdooInstance", "OdooInitJob", "OdooUpgradeJob", "OdooBackupJob", "OdooRestoreJob",
+        "OdooBackupSchedule",
     ]  # fmt: skip
     assert result.stdout == "---\n".join(rendered_files().values())
 
