@@ -24,9 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
-_NAMES = (
-    "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat"
-)
+_NAMES = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat"
 _VALUE = rf"(?:[0-9]+|{_NAMES})"
 _ITEM = rf"(?:\*|{_VALUE}(?:-{_VALUE})?)(?:/[0-9]+)?"
 _FIELD = re.compile(rf"{_ITEM}(?:,{_ITEM})*", re.IGNORECASE)
@@ -43,9 +41,7 @@ def cron_problem(expression: str) -> str | None:
             "minute hour day-of-month month day-of-week (e.g. '30 2 * * *')"
         )
     for name, field in zip(FIELD_NAMES, fields, strict=True):
-        if not _FIELD.fullmatch(field) or (
-            _LETTERS.search(field) and name not in _NAMED_FIELDS
-        ):
+        if not _FIELD.fullmatch(field) or (_LETTERS.search(field) and name not in _NAMED_FIELDS):
             return f"{expression!r}: the {name} field {field!r} is not valid"
     if not croniter.is_valid(" ".join(fields)):
         return f"{expression!r}: a value is out of range or a step is zero"

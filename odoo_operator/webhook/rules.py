@@ -170,7 +170,9 @@ def _retention(new: Object) -> list[Problem]:
     for name in RETENTION_FIELDS:
         value = retention.get(name)
         if value is not None and (not isinstance(value, int) or value < 0):
-            found.append(Problem(f"spec.retention.{name}", f"must be an integer >= 0, not {value!r}"))
+            found.append(
+                Problem(f"spec.retention.{name}", f"must be an integer >= 0, not {value!r}")
+            )
     if not found and not any(retention.get(name) for name in RETENTION_FIELDS):
         found.append(
             Problem(

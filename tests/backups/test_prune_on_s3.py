@@ -49,9 +49,7 @@ async def put(client: Any, destination: S3Destination, *keys: str) -> None:
 
 async def listing(client: Any, destination: S3Destination) -> set[str]:
     found: set[str] = set()
-    async for page in client.get_paginator("list_objects_v2").paginate(
-        Bucket=destination.bucket
-    ):
+    async for page in client.get_paginator("list_objects_v2").paginate(Bucket=destination.bucket):
         found |= {item["Key"] for item in page.get("Contents", [])}
     return found
 
@@ -111,9 +109,7 @@ async def test_pruning_after_each_backup_of_a_month_keeps_the_same_set_as_once(
     metrics = RetentionMetrics(CollectorRegistry())
     for new in backups:
         await put(client, destination, new.key)
-        await prune(
-            client, destination, "ns", "shop", GFS, latest_backup=new.key, metrics=metrics
-        )
+        await prune(client, destination, "ns", "shop", GFS, latest_backup=new.key, metrics=metrics)
     assert await listing(client, destination) == {b.key for b in keep(backups, GFS)}
 
 

@@ -77,8 +77,9 @@ def test_days_without_backups_do_not_use_up_the_count() -> None:
 
 def test_weeks_are_iso_weeks_monday_to_sunday() -> None:
     # 2026-01-04 is a Sunday, 2026-01-05 a Monday: one backup each, two weeks.
-    sunday, monday = backup(datetime(2026, 1, 4, 23, 0, tzinfo=UTC)), backup(
-        datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    sunday, monday = (
+        backup(datetime(2026, 1, 4, 23, 0, tzinfo=UTC)),
+        backup(datetime(2026, 1, 5, 1, 0, tzinfo=UTC)),
     )
     saturday = backup(datetime(2026, 1, 3, 23, 0, tzinfo=UTC))
     assert keep([saturday, sunday, monday], Policy(keep_weekly=2)) == {sunday, monday}
