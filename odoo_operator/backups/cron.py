@@ -10,7 +10,10 @@ Guarantees:
   package is a dependency, so the set does not depend on the image's /usr/share/zoneinfo).
 - `next_tick(expression, after, zone)` is the first tick strictly after `after`, evaluated
   on the wall clock of `zone` (UTC when None) and returned in UTC. Day-of-month and
-  day-of-week, when both are restricted, match when either does (cron's rule).
+  day-of-week, when both are restricted, match when either does (cron's rule). Across
+  daylight saving time: a wall time the spring change skips fires at the first minute
+  after the gap (02:30 -> 03:00); a wall time the autumn change repeats fires once, at
+  its first occurrence.
 
 croniter does the calendar arithmetic; this module is its typed, stricter front.
 """
@@ -61,6 +64,11 @@ def next_tick(expression: str, after: datetime, zone: str | None = None) -> date
     """The first tick strictly after `after` (an aware datetime), in UTC."""
     if after.tzinfo is None:
         raise ValueError("after must be an aware datetime")
-    local = after.astimezone(ZoneInfo(zone) if zone else UTC)
-    tick: datetime = croniter(expression, local).get_next(datetime)
-    return tick.astimezone(UTC)
+    tz = ZoneInfo(zone) if zone else UTC
+    ticks = croniter(expression, after.astimezone(tz))
+    while True:
+        tick: datetime = ticks.get_next(datetime)
+        local = tick.astimezone(tz)
+        if local.fold == 0 or local.replace(fold=0).utcoffset() == local.utcoffset():
+            return tick.astimezone(UTC)
+        # the second occurrence of a repeated wall time (autumn): it already fired

@@ -4,6 +4,7 @@ wall clock returned in UTC."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -77,6 +78,19 @@ def test_next_tick_follows_the_zone_wall_clock_across_daylight_saving() -> None:
     summer = next_tick("30 2 * * *", datetime(2026, 7, 10, tzinfo=UTC), zone)
     assert (winter.hour, summer.hour) == (7, 6)  # 02:30 EST = 07:30 UTC, EDT = 06:30 UTC
     assert winter.tzinfo == summer.tzinfo == UTC
+
+
+def test_daylight_saving_changes_neither_skip_a_day_nor_fire_twice() -> None:
+    zone, montreal = "America/Montreal", ZoneInfo("America/Montreal")
+    spring = next_tick("30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), zone)
+    assert spring.astimezone(montreal).isoformat() == "2026-03-08T03:00:00-04:00"  # in the gap
+    autumn = [datetime(2026, 10, 31, 12, tzinfo=UTC)]
+    for _ in range(2):
+        autumn.append(next_tick("30 1 * * *", autumn[-1], zone))
+    assert [t.astimezone(montreal).isoformat() for t in autumn[1:]] == [
+        "2026-11-01T01:30:00-04:00",  # 01:30 happens twice that night: it fires once
+        "2026-11-02T01:30:00-05:00",
+    ]
 
 
 def test_naive_times_are_refused() -> None:
