@@ -153,7 +153,7 @@ _insecure = click.option(
 
 @click.group()
 def job() -> None:
-    """Back up or restore one Odoo database (the runner of backup and restore Jobs).
+    """Back up, restore or verify one Odoo database (the runner of the backup Jobs).
 
     PostgreSQL is reached through PGHOST, PGPORT, PGUSER, PGPASSWORD; S3 with
     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Logs go to stdout; on failure exactly
