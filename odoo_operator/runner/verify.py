@@ -147,11 +147,15 @@ async def _check(
             result.checks["manifest"] = FAILED
             result.message = "the zip archive has no manifest.json"
         else:
-            loaded = json.loads(await read_manifest(connection, scratch, server))
-            result.version, result.modules = loaded["version"], len(loaded["modules"])
-            problem = manifest_problem(report.manifest, loaded)
-            result.checks["manifest"] = FAILED if problem else PASSED
-            result.message = problem or ""
+            try:
+                loaded = json.loads(await read_manifest(connection, scratch, server))
+            except JobError as error:  # no installed base: nothing to compare with
+                result.checks["manifest"], result.message = FAILED, str(error)
+            else:
+                result.version, result.modules = loaded["version"], len(loaded["modules"])
+                problem = manifest_problem(report.manifest, loaded)
+                result.checks["manifest"] = FAILED if problem else PASSED
+                result.message = problem or ""
         referenced = await _referenced_files(connection)
     finally:
         await connection.close()

@@ -125,6 +125,25 @@ def test_a_manifest_that_disagrees_with_the_database_fails(world: World, good_ba
     assert scratch_databases(world) == []
 
 
+def test_a_zip_whose_database_is_not_odoo_fails_the_manifest_check(
+    world: World, good_backup: str
+) -> None:
+    """A zip that loads, but whose database has no installed base module to compare the
+    manifest with: the manifest check fails, saying so (the load itself passed)."""
+    plain = world.create_odoo_database("plain")
+    world.role_sql(plain, "DELETE FROM ir_module_module WHERE name = 'base'")
+    assert world.backup(plain, "plain.sql", "sql").code == 0
+    world.put(
+        "plain.zip", rewrite_zip(world.get(good_backup), {"dump.sql": world.get("plain.sql")})
+    )
+    result = verify(world, "plain.zip")
+    assert result.code == 1
+    found = outcome(result)
+    assert found["checks"] == {"load": "passed", "manifest": "failed", "filestore": "passed"}
+    assert "is not an initialized Odoo database" in found["message"]
+    assert scratch_databases(world) == []
+
+
 def test_a_filestore_missing_an_attachment_file_fails_naming_it(
     world: World, good_backup: str
 ) -> None:
