@@ -1,9 +1,10 @@
 """Which PostgreSQL database names an OdooInstance may use: one rule, two users.
 
-The restore runner (`odoo-operator job restore`) names its temporary and previous
-databases with the prefixes below and refuses to restore over them or over
-PostgreSQL's own databases; the admission webhook refuses `spec.database.name` values
-the runner would refuse. Both import this module, so the two can never disagree.
+The runner names the temporary and previous databases of `odoo-operator job restore`
+and the scratch databases of `odoo-operator job verify` with the prefixes below and
+refuses to restore over them or over PostgreSQL's own databases; the admission webhook
+refuses `spec.database.name` values the runner would refuse. Both import this module,
+so the two can never disagree.
 
 A leaf at the package's top: it imports only the standard library, so the runner (which
 must stay light inside Job pods) uses it without loading pydantic, the models or the
@@ -21,7 +22,8 @@ PG_IDENTIFIER_MAX_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer nam
 
 RESTORE_TEMPORARY_PREFIX = "odoo_restore_"
 RESTORE_PREVIOUS_PREFIX = "odoo_previous_"
-RESERVED_PREFIXES = (RESTORE_TEMPORARY_PREFIX, RESTORE_PREVIOUS_PREFIX)
+VERIFY_SCRATCH_PREFIX = "odoo_verify_"
+RESERVED_PREFIXES = (RESTORE_TEMPORARY_PREFIX, RESTORE_PREVIOUS_PREFIX, VERIFY_SCRATCH_PREFIX)
 PROTECTED_DATABASES = ("postgres", "template0", "template1")
 
 
@@ -40,8 +42,19 @@ def restore_leftover_patterns(target: str) -> tuple[str, str]:
     )
 
 
+def verify_leftover_pattern(target: str) -> str:
+    """LIKE pattern matching every scratch database of `target`'s backup verifications."""
+    return f"{VERIFY_SCRATCH_PREFIX}{restore_target_hash(target)}\\_%"
+
+
+def working_database_patterns(target: str) -> tuple[str, ...]:
+    """LIKE patterns of every database the runner makes while working on `target`
+    (restore temporaries, previous databases, verification scratch databases)."""
+    return (*restore_leftover_patterns(target), verify_leftover_pattern(target))
+
+
 def is_reserved(name: str) -> bool:
-    """True for PostgreSQL's own databases and the restore runner's working names."""
+    """True for PostgreSQL's own databases and the runner's working names."""
     return name in PROTECTED_DATABASES or name.startswith(RESERVED_PREFIXES)
 
 
@@ -55,5 +68,5 @@ def database_name_problem(name: str) -> str | None:
         return "reserved: PostgreSQL's own database"
     if name.startswith(RESERVED_PREFIXES):
         prefixes = " or ".join(RESERVED_PREFIXES)
-        return f"reserved: names starting with {prefixes} are the restore runner's working names"
+        return f"reserved: names starting with {prefixes} are the runner's working names"
     return None

@@ -6,6 +6,7 @@ URLs and informers) to its model.
 
 from __future__ import annotations
 
+from odoo_operator.api.backup_schedule import OdooBackupSchedule
 from odoo_operator.api.base import API_VERSION, GROUP, VERSION, Condition, CustomResource, JobPhase
 from odoo_operator.api.instance import InstancePhase, OdooInstance
 from odoo_operator.api.job_resources import (
@@ -22,6 +23,7 @@ KINDS: tuple[type[CustomResource], ...] = (
     OdooUpgradeJob,
     OdooBackupJob,
     OdooRestoreJob,
+    OdooBackupSchedule,
 )
 KINDS_BY_PLURAL: dict[str, type[CustomResource]] = {kind.PLURAL: kind for kind in KINDS}
 
@@ -37,6 +39,7 @@ __all__ = [
     "JobPhase",
     "JobStatus",
     "OdooBackupJob",
+    "OdooBackupSchedule",
     "OdooInitJob",
     "OdooInstance",
     "OdooRestoreJob",

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from odoo_operator.api.backup_schedule import OdooBackupSchedule
 from odoo_operator.api.base import GROUP, VERSION, CustomResource
 from odoo_operator.api.instance import OdooInstance
 from odoo_operator.api.job_resources import (
@@ -128,6 +129,24 @@ CRD_KINDS: tuple[CrdKind, ...] = (
         OdooRestoreJob,
         ("restore",),
         (_target(), PrinterColumn("Source", ".spec.source.type"), _job_phase(), _age()),
+    ),
+    CrdKind(
+        OdooBackupSchedule,
+        ("backupschedule",),
+        (
+            _target(),
+            PrinterColumn("Schedule", ".spec.schedule", description="Cron expression."),
+            PrinterColumn(
+                "Last backup",
+                ".status.lastSuccessfulBackup.time",
+                "date",
+                description="Time of the newest completed backup.",
+            ),
+            PrinterColumn(
+                "Verified", ".status.lastVerified.result", description="Passed or Failed."
+            ),
+            _age(),
+        ),
     ),
 )
 

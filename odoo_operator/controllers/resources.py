@@ -7,6 +7,7 @@ watch, list and apply our kinds through these.
 
 from __future__ import annotations
 
+from odoo_operator.api.backup_schedule import OdooBackupSchedule
 from odoo_operator.api.base import GROUP, VERSION, CustomResource
 from odoo_operator.api.instance import OdooInstance
 from odoo_operator.api.job_resources import (
@@ -28,6 +29,7 @@ ODOO_INIT_JOBS = resource_of(OdooInitJob)
 ODOO_UPGRADE_JOBS = resource_of(OdooUpgradeJob)
 ODOO_BACKUP_JOBS = resource_of(OdooBackupJob)
 ODOO_RESTORE_JOBS = resource_of(OdooRestoreJob)
+ODOO_BACKUP_SCHEDULES = resource_of(OdooBackupSchedule)
 
 # The four job resources (not batch Jobs: those are `runtime.resources.BATCH_JOBS`).
 JOB_RESOURCES = (ODOO_INIT_JOBS, ODOO_UPGRADE_JOBS, ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS)

@@ -1,4 +1,4 @@
-"""`odoo-operator job backup|restore`: flags and environment in, one exit status out.
+"""`odoo-operator job backup|restore|verify`: flags and environment in, one exit status out.
 
 Guarantees:
 - Exit 0 only when the whole job succeeded. Otherwise exit 1 (the job failed) or 2 (bad
@@ -33,6 +33,7 @@ from odoo_operator.runner.odoo_source import check_url
 from odoo_operator.runner.pgtools import check_database_name
 from odoo_operator.runner.restore import OdooSource, RestoreRequest, run_restore
 from odoo_operator.runner.s3 import DEFAULT_REGION, S3Credentials, S3Location
+from odoo_operator.runner.verify import VerifyResult, run_verify
 
 FORMATS = ("zip", "sql", "dump")
 EXIT_FAILED = 1
@@ -153,7 +154,7 @@ _insecure = click.option(
 
 @click.group()
 def job() -> None:
-    """Back up or restore one Odoo database (the runner of backup and restore Jobs).
+    """Back up, restore or verify one Odoo database (the runner of the backup Jobs).
 
     PostgreSQL is reached through PGHOST, PGPORT, PGUSER, PGPASSWORD; S3 with
     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Logs go to stdout; on failure exactly
@@ -219,6 +220,10 @@ def _backup_filestore(
     return filestore
 
 
+_odoo_url = click.option("--odoo-url", help="Fetch the backup from this live Odoo instead of S3.")
+_source_database = click.option("--source-database", help="The database to fetch from --odoo-url.")
+
+
 @job.command(cls=_OneLineCommand)
 @click.option(
     "--database", required=True, help="The database to restore into (replaced if it exists)."
@@ -234,8 +239,8 @@ def _backup_filestore(
 @_key
 @_region
 @_insecure
-@click.option("--odoo-url", help="Fetch the backup from this live Odoo instead of S3.")
-@click.option("--source-database", help="The database to fetch from --odoo-url.")
+@_odoo_url
+@_source_database
 @_log_format
 def restore(
     *,
@@ -314,3 +319,85 @@ def _restore_source(
     if not password:
         raise JobError("ODOO_MASTER_PASSWORD is not set (the source Odoo's master password)")
     return {"odoo": OdooSource(odoo_url, source_database, password, insecure)}
+
+
+@job.command(cls=_OneLineCommand)
+@click.option(
+    "--database",
+    required=True,
+    help="The instance's database the backup belongs to; it names the scratch database "
+    "and is never touched.",
+)
+@_format
+@_endpoint
+@_bucket
+@_key
+@_region
+@_insecure
+@_odoo_url
+@_source_database
+@click.option(
+    "--result-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the JSON result there (a Job: /dev/termination-log).",
+)
+@_log_format
+def verify(
+    *,
+    database: str,
+    backup_format: str,
+    endpoint: str | None,
+    bucket: str | None,
+    key: str | None,
+    region: str,
+    insecure: bool,
+    odoo_url: str | None,
+    source_database: str | None,
+    result_file: Path | None,
+    log_format: str,
+) -> None:
+    """Restore a backup into a scratch database, check it, drop it.
+
+    Same sources as restore. Checks that the load succeeds and, for a zip, that
+    manifest.json matches the database (modules, version) and that every attachment's
+    file is in the filestore. Prints one JSON line with "event": "verify.result";
+    exit 0 when verified, 1 when not.
+    """
+    try:
+        check_database_name(database)
+        request = RestoreRequest(
+            database,
+            backup_format,
+            None,
+            **_restore_source(
+                backup_format=backup_format,
+                endpoint=endpoint,
+                bucket=bucket,
+                key=key,
+                region=region,
+                insecure=insecure,
+                odoo_url=odoo_url,
+                source_database=source_database,
+            ),
+        )
+    except JobError as error:
+        _fail(str(error), EXIT_USAGE)
+    where = str(request.s3) if request.s3 is not None else f"{odoo_url} ({source_database})"
+
+    def publish(result: VerifyResult) -> None:
+        line = joblog.Redactor.from_environment()(result.to_json())
+        click.echo(line)
+        if result_file is not None:
+            result_file.write_text(line + "\n", encoding="utf-8")
+
+    async def verify_job(log: Any) -> None:
+        try:
+            result = await run_verify(request, log)
+        except JobError as error:
+            publish(VerifyResult(False, where, backup_format, {"load": "failed"}, str(error)))
+            raise
+        publish(result)
+        if not result.verified:
+            raise JobError(f"the backup {where} did not verify: {result.message}")
+
+    _run(verify_job, log_format, "verify")

@@ -57,6 +57,12 @@ UPLOADED = "backup.uploaded"  # every part uploaded; completing the upload comes
 
 BACKUP_POINTS = (UPLOAD_STARTED, UPLOADING, ADDING_FILESTORE, UPLOADED)
 
+# verify (`verify`; the load passes restore's DOWNLOADING, LOADING, UNPACKING_FILESTORE)
+VERIFY_LOADED = "verify.loaded"  # loaded into the scratch database; the checks come next
+VERIFY_CHECKED = "verify.checked"  # checks done; dropping the scratch database comes next
+
+VERIFY_POINTS = (DOWNLOADING, LOADING, UNPACKING_FILESTORE, VERIFY_LOADED, VERIFY_CHECKED)
+
 # the operator (`controllers.jobs`), which uses `pause` too: the batch Job of a job
 # resource is created, and not yet recorded in the resource's status
 BATCH_JOB_CREATED = "operator.batch_job_created"

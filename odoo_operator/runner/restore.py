@@ -102,7 +102,7 @@ def detect_format(head: bytes) -> str:
     return "html" if head.lstrip()[:1] == b"<" else "unknown"
 
 
-class _HeadFirst:
+class HeadFirst:
     """An async byte source that replays the bytes already peeked."""
 
     def __init__(self, head: bytes, source: ByteSource, progress: joblog.Progress) -> None:
@@ -119,7 +119,7 @@ class _HeadFirst:
         return data
 
 
-async def _peek(source: ByteSource) -> bytes:
+async def peek(source: ByteSource) -> bytes:
     head = b""
     while len(head) < _HEAD:
         data = await source.read(_HEAD - len(head))
@@ -129,7 +129,7 @@ async def _peek(source: ByteSource) -> bytes:
     return head
 
 
-async def _open_source(request: RestoreRequest, stack: AsyncExitStack) -> ByteSource:
+async def open_source(request: RestoreRequest, stack: AsyncExitStack) -> ByteSource:
     if request.s3 is not None:
         client = await stack.enter_async_context(
             s3_client(request.s3, S3Credentials.from_environment())
@@ -173,9 +173,9 @@ async def _restore(
 ) -> None:
     started = time.monotonic()
     async with AsyncExitStack() as stack:
-        source = await _open_source(request, stack)
+        source = await open_source(request, stack)
         where = source.where
-        head = await _peek(source)
+        head = await peek(source)
         found = detect_format(head)
         if found != request.format:
             raise JobError(
@@ -203,7 +203,7 @@ async def _restore(
         try:
             report = await load(
                 backup_format=request.format,
-                read=_HeadFirst(head, source, progress).read,
+                read=HeadFirst(head, source, progress).read,
                 database=plan.temporary_database,
                 filestore=plan.temporary_filestore if plan.filestore else None,
                 tools=tools,

@@ -11,10 +11,13 @@ Guarantees:
   set; `spec.filestore.storageClass`, `spec.database.cluster` and `spec.database.name`
   never change or disappear once set (unset -> set is how the operator fills them in);
   a new `spec.database.name` is a PostgreSQL identifier of at most 63 bytes that is
-  neither PostgreSQL's own database nor a restore runner working name;
+  neither PostgreSQL's own database nor a runner working name;
 - OdooRestoreJob: `source.type: s3` has `source.s3`, `source.type: odoo` has `source.odoo`;
 - OdooBackupJob: `destination.bucket` is set;
 - OdooUpgradeJob: `scheduledTime`, when set, is an RFC 3339 time with a time zone;
+- OdooBackupSchedule: `schedule` is a 5-field cron expression (`backups.cron`),
+  `timeZone` (when set) an IANA time zone, `destination.bucket` is set, each
+  `retention` value is >= 0 and a `retention` keeps more than the newest backup;
 - an UPDATE that leaves `spec` as it was is always admitted, so metadata-only writes
   (finalizers, labels) on an object admitted under older rules never get stuck.
 """
@@ -32,6 +35,7 @@ from pydantic import ValidationError
 
 from odoo_operator.api import KINDS, CustomResource
 from odoo_operator.api.quantity import parse_quantity
+from odoo_operator.backups.cron import cron_problem, zone_problem
 from odoo_operator.database_names import database_name_problem
 
 
@@ -155,6 +159,50 @@ def upgrade_job_problems(new: Object, old: Object | None) -> list[Problem]:
     ]
 
 
+RETENTION_FIELDS = ("keepLast", "keepDaily", "keepWeekly", "keepMonthly")
+
+
+def _retention(new: Object) -> list[Problem]:
+    retention = _value(new, "spec.retention")
+    if not isinstance(retention, dict):
+        return []
+    found = []
+    for name in RETENTION_FIELDS:
+        value = retention.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            found.append(
+                Problem(f"spec.retention.{name}", f"must be an integer >= 0, not {value!r}")
+            )
+    if not found and not any(retention.get(name) for name in RETENTION_FIELDS):
+        found.append(
+            Problem(
+                "spec.retention",
+                "keeps nothing but the newest backup: set keepLast, keepDaily, keepWeekly "
+                "or keepMonthly above 0, or remove retention to keep every backup",
+            )
+        )
+    return found
+
+
+def backup_schedule_problems(new: Object, old: Object | None) -> list[Problem]:
+    found = []
+    schedule = _value(new, "spec.schedule")
+    if isinstance(schedule, str):
+        problem = cron_problem(schedule)
+        if problem:
+            found.append(Problem("spec.schedule", problem))
+    zone = _value(new, "spec.timeZone")
+    if isinstance(zone, str):
+        problem = zone_problem(zone)
+        if problem:
+            found.append(Problem("spec.timeZone", problem))
+    if isinstance(_value(new, "spec.destination"), dict) and not _value(
+        new, "spec.destination.bucket"
+    ):
+        found.append(Problem("spec.destination.bucket", "required: the S3 bucket to upload to"))
+    return [*found, *_retention(new)]
+
+
 def no_rules(new: Object, old: Object | None) -> list[Problem]:
     return []
 
@@ -165,6 +213,7 @@ RULES: dict[str, Rule] = {
     "OdooUpgradeJob": upgrade_job_problems,
     "OdooBackupJob": backup_job_problems,
     "OdooRestoreJob": restore_job_problems,
+    "OdooBackupSchedule": backup_schedule_problems,
 }
 MODELS: dict[str, type[CustomResource]] = {model.KIND: model for model in KINDS}
 

@@ -138,6 +138,38 @@ INSTANCE_STATUS = {
 
 REF = {"odooInstanceRef": {"name": "shop", "namespace": "odoo"}, "webhook": WEBHOOK}
 
+SCHEDULE_SPEC: dict[str, Any] = {
+    "odooInstanceRef": REF["odooInstanceRef"],
+    "schedule": "30 2 * * *",
+    "timeZone": "America/Montreal",
+    "destination": {
+        "bucket": "backups",
+        "prefix": "nightly",
+        "endpoint": "https://s3.example.com",
+        "region": "ca-central-1",
+        "insecure": True,
+        "s3CredentialsSecretRef": {"name": "s3-credentials", "namespace": "odoo-operator"},
+    },
+    "format": "zip",
+    "withFilestore": False,
+    "retention": {"keepLast": 2, "keepDaily": 7, "keepWeekly": 4, "keepMonthly": 3},
+    "verify": True,
+    "suspend": True,
+    "concurrencyPolicy": "Replace",
+}
+SCHEDULE_STATUS: dict[str, Any] = {
+    "lastScheduleTime": WHEN,
+    "lastSuccessfulBackup": {"key": "nightly/ns/shop/20250301T102030Z.zip", "time": WHEN},
+    "lastVerified": {
+        "key": "nightly/ns/shop/20250301T102030Z.zip",
+        "time": "2025-03-01T10:40:00Z",
+        "result": "Failed",
+        "message": "module versions differ: sale",
+    },
+    "backups": 11,
+    "conditions": CONDITIONS[:1],
+}
+
 # plural -> (kind, spec, status)
 EXAMPLES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "odooinstances": ("OdooInstance", INSTANCE_SPEC, INSTANCE_STATUS),
@@ -170,6 +202,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         },
         JOB_STATUS,
     ),
+    "odoobackupschedules": ("OdooBackupSchedule", SCHEDULE_SPEC, SCHEDULE_STATUS),
 }
 
 

@@ -103,6 +103,7 @@ def test_names_and_short_names() -> None:
         "OdooUpgradeJob": ["upgradejob"],
         "OdooBackupJob": ["backupjob"],
         "OdooRestoreJob": ["restore"],
+        "OdooBackupSchedule": ["backupschedule"],
     }
     for crd in CRDS.values():
         assert crd["spec"]["group"] == "bemade.org"
@@ -126,11 +127,14 @@ def test_subresources_and_printer_columns() -> None:
         assert _version(kind)["subresources"] == {"status": {}}
         names = [c["name"] for c in _version(kind)["additionalPrinterColumns"]]
         assert (names[0], names[-2:]) == ("Target", ["Phase", "Age"])
+    assert _version("OdooBackupSchedule")["subresources"] == {"status": {}}
+    columns = [c["name"] for c in _version("OdooBackupSchedule")["additionalPrinterColumns"]]
+    assert columns == ["Target", "Schedule", "Last backup", "Verified", "Age"]
 
 
 def test_output_is_deterministic() -> None:
     assert rendered_files() == rendered_files()
-    assert len(CRD_KINDS) == len(rendered_files()) == 5
+    assert len(CRD_KINDS) == len(rendered_files()) == 6
 
 
 class _Union(ApiModel):

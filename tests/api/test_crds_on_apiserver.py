@@ -172,6 +172,53 @@ async def test_server_fills_job_defaults(objects: CustomObjectsApi, namespace: s
     assert upgrade["spec"] == ref  # neither modules nor modulesInstall: -u all
 
 
+async def test_backup_schedule_defaults_and_columns(
+    objects: CustomObjectsApi, namespace: str, installed_crds: Path
+) -> None:
+    spec = {
+        "odooInstanceRef": {"name": "shop"},
+        "schedule": "30 2 * * *",
+        "destination": {"bucket": "b", "endpoint": "http://s3.local"},
+    }
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "OdooBackupSchedule",
+        "metadata": {"name": "nightly"},
+        "spec": spec,
+    }
+    created = await create(objects, namespace, "odoobackupschedules", body)
+    assert created["spec"] == {
+        **spec,
+        "destination": {**spec["destination"], "prefix": "", "insecure": False},
+        "format": "zip",
+        "withFilestore": True,
+        "verify": False,
+        "suspend": False,
+        "concurrencyPolicy": "Forbid",
+    }  # no retention: every backup is kept
+    await objects.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        namespace,
+        "odoobackupschedules",
+        "nightly",
+        {
+            "status": {
+                "lastSuccessfulBackup": {"key": "k", "time": "2026-01-31T02:30:00Z"},
+                "lastVerified": {"key": "k", "time": "2026-01-31T02:40:00Z", "result": "Passed"},
+            }
+        },
+        _content_type="application/merge-patch+json",
+        _request_timeout=TIMEOUT,
+    )
+    table = kubectl(installed_crds, "get", "backupschedule", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "TARGET", "SCHEDULE", "LAST", "BACKUP", "VERIFIED", "AGE"]
+    row = table[1]
+    assert row.split()[:2] == ["nightly", "shop"]
+    assert "30 2 * * *" in row
+    assert "Passed" in row
+
+
 @pytest.mark.parametrize(
     ("spec", "field", "words"),
     [

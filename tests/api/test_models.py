@@ -159,5 +159,6 @@ def test_invalid_values_name_the_field() -> None:
 def test_every_kind_is_registered_once() -> None:
     assert [k.KIND for k in KINDS] == [
         "OdooInstance", "OdooInitJob", "OdooUpgradeJob", "OdooBackupJob", "OdooRestoreJob",
+        "OdooBackupSchedule",
     ]  # fmt: skip
     assert set(KINDS_BY_PLURAL) == {k.PLURAL for k in KINDS}

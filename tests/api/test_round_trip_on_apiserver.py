@@ -51,5 +51,5 @@ async def test_full_objects_round_trip(api_client: ApiClient, namespace: str, pl
 
 def _required_only(plural: str) -> dict[str, Any]:
     spec = EXAMPLES[plural][1]
-    required = {"odooInstanceRef", "destination", "source"}
+    required = {"odooInstanceRef", "destination", "source", "schedule"}
     return {k: v for k, v in spec.items() if k in required}

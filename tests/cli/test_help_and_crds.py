@@ -46,12 +46,13 @@ def test_each_command_has_help() -> None:
     assert "--output-dir" in _help("crds")
 
 
-def test_crds_prints_one_yaml_stream_of_the_five_crds() -> None:
+def test_crds_prints_one_yaml_stream_of_every_crd() -> None:
     result = CliRunner().invoke(main, ["crds"])
     assert result.exit_code == 0
     documents = list(yaml.safe_load_all(result.stdout))
     assert [d["spec"]["names"]["kind"] for d in documents] == [
         "OdooInstance", "OdooInitJob", "OdooUpgradeJob", "OdooBackupJob", "OdooRestoreJob",
+        "OdooBackupSchedule",
     ]  # fmt: skip
     assert result.stdout == "---\n".join(rendered_files().values())
 

@@ -16,7 +16,11 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.controllers.instance.clusters import Cluster
 from odoo_operator.controllers.instance.postgres import PostgresAdmin
-from odoo_operator.database_names import RESTORE_TEMPORARY_PREFIX, restore_target_hash
+from odoo_operator.database_names import (
+    RESTORE_TEMPORARY_PREFIX,
+    VERIFY_SCRATCH_PREFIX,
+    restore_target_hash,
+)
 from odoo_operator.sandbox.postgres import PostgresServer
 from tests.instance.conftest import Operator, cluster_entry, running_instance, write_clusters
 from tests.runtime.tcpproxy import TcpProxy
@@ -80,8 +84,10 @@ async def test_delete_scales_down_then_drops_database_leftovers_and_role(
         postgres_server, role, await _user_password(operator, "shop"), database
     )
     leftover = f"{RESTORE_TEMPORARY_PREFIX}{restore_target_hash(database)}_0123abcd"
+    scratch = f"{VERIFY_SCRATCH_PREFIX}{restore_target_hash(database)}_0123abcd"
     admin = await _admin(postgres_server)
     await admin.execute(f'CREATE DATABASE "{leftover}"')
+    await admin.execute(f'CREATE DATABASE "{scratch}"')
     await admin.close()
 
     await operator.objects.delete_namespaced_custom_object(
@@ -91,6 +97,7 @@ async def test_delete_scales_down_then_drops_database_leftovers_and_role(
     assert odoo.is_closed() or not await _still_usable(odoo)
     assert not await _exists(postgres_server, "pg_database", "datname", database)
     assert not await _exists(postgres_server, "pg_database", "datname", leftover)
+    assert not await _exists(postgres_server, "pg_database", "datname", scratch)
     assert not await _exists(postgres_server, "pg_roles", "rolname", role)
     apps = AppsV1Api(operator.api)
     for name in ("shop", "shop-cron"):

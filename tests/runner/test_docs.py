@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from odoo_operator.runner.command import backup, restore
+from odoo_operator.runner.command import backup, restore, verify
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backup-restore.md"
 
@@ -29,7 +29,9 @@ def render_flags(command: click.Command) -> str:
     return "\n".join(rows)
 
 
-@pytest.mark.parametrize(("name", "command"), [("backup", backup), ("restore", restore)])
+@pytest.mark.parametrize(
+    ("name", "command"), [("backup", backup), ("restore", restore), ("verify", verify)]
+)
 def test_flag_tables_match_the_code(name: str, command: click.Command) -> None:
     text = DOC.read_text()
     found = re.search(f"<!-- flags:{name} -->\n(.*?)\n<!-- /flags:{name} -->", text, re.DOTALL)

@@ -11,6 +11,7 @@ from odoo_operator.api.crd import rendered_files
 from odoo_operator.controllers.resources import (
     JOB_RESOURCES,
     ODOO_BACKUP_JOBS,
+    ODOO_BACKUP_SCHEDULES,
     ODOO_INIT_JOBS,
     ODOO_INSTANCES,
     ODOO_RESTORE_JOBS,
@@ -26,7 +27,14 @@ def test_each_resource_is_the_collection_its_crd_serves() -> None:
         (crd["spec"]["group"], crd["spec"]["versions"][0]["name"], crd["spec"]["names"]["plural"])
         for crd in crds
     ]
-    ours = (ODOO_INSTANCES, ODOO_INIT_JOBS, ODOO_UPGRADE_JOBS, ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS)
+    ours = (
+        ODOO_INSTANCES,
+        ODOO_INIT_JOBS,
+        ODOO_UPGRADE_JOBS,
+        ODOO_BACKUP_JOBS,
+        ODOO_RESTORE_JOBS,
+        ODOO_BACKUP_SCHEDULES,
+    )
     assert [(r.group, r.version, r.plural) for r in ours] == served
     assert [r.kind for r in ours] == [model.KIND for model in KINDS]
     assert all(r.namespaced for r in ours)

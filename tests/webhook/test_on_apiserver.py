@@ -173,6 +173,39 @@ def test_malformed_job_resources_are_refused(webhook_operator: WebhookOperator) 
     assert apply(op, "OdooInitJob", "i1", REF) == ""
 
 
+def test_malformed_backup_schedules_are_refused(webhook_operator: WebhookOperator) -> None:
+    op = webhook_operator
+    good = {
+        **REF,
+        "schedule": "30 2 * * *",
+        "timeZone": "America/Montreal",
+        "destination": {"bucket": "b", "endpoint": "https://s3.example.com"},
+        "retention": {"keepDaily": 7, "keepWeekly": 4, "keepMonthly": 3},
+    }
+    assert apply(op, "OdooBackupSchedule", "nightly", good) == ""
+    assert_denied(
+        apply(op, "OdooBackupSchedule", "s1", {**good, "schedule": "0 2 * * * *"}),
+        "spec.schedule: '0 2 * * * *' has 6 fields; a cron expression has 5",
+    )
+    assert_denied(
+        apply(op, "OdooBackupSchedule", "s2", {**good, "timeZone": "Mars/Olympus"}),
+        "spec.timeZone: 'Mars/Olympus' is not an IANA time zone name",
+    )
+    assert_denied(
+        apply(op, "OdooBackupSchedule", "s3", {**good, "retention": {"keepLast": 0}}),
+        "spec.retention: keeps nothing but the newest backup",
+    )
+    # An edit is checked too: the admitted schedule cannot take a bad expression.
+    assert_denied(
+        patch(op, "nightly", "backupschedule", "merge", {"spec": {"schedule": "@hourly"}}),
+        "spec.schedule: '@hourly' has 1 fields",
+    )
+    # A negative count never reaches the webhook: the CRD schema's minimum refuses it.
+    stderr = apply(op, "OdooBackupSchedule", "s4", {**good, "retention": {"keepDaily": -1}})
+    assert "spec.retention.keepDaily" in stderr
+    assert "greater than or equal to 0" in stderr
+
+
 def test_rules_the_crd_schema_enforces_first_are_refused_there(
     webhook_operator: WebhookOperator,
 ) -> None:

@@ -171,3 +171,55 @@ def test_upgrade_scheduled_time_rfc3339_is_admitted(when: str) -> None:
 
 def test_a_job_without_its_instance_is_refused() -> None:
     assert messages({"kind": "OdooInitJob", "spec": {}}) == ["spec.odooInstanceRef: Field required"]
+
+
+def schedule(**spec: Any) -> dict[str, Any]:
+    full = {
+        "schedule": "30 2 * * *",
+        "destination": {"bucket": "b", "endpoint": "https://s3.example.com"},
+        **spec,
+    }
+    return job("OdooBackupSchedule", **full)
+
+
+def test_a_valid_backup_schedule_is_admitted() -> None:
+    assert messages(schedule()) == []
+    assert messages(schedule(timeZone="Europe/Paris", retention={"keepDaily": 7})) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"schedule": "0 2 * * * *"},
+            "spec.schedule: '0 2 * * * *' has 6 fields; a cron expression has 5: minute hour "
+            "day-of-month month day-of-week (e.g. '30 2 * * *')",
+        ),
+        ({"schedule": "@daily"}, "spec.schedule: '@daily' has 1 fields"),
+        ({"schedule": "0 25 * * *"}, "spec.schedule: '0 25 * * *': a value is out of range"),
+        (
+            {"timeZone": "Mars/Olympus"},
+            "spec.timeZone: 'Mars/Olympus' is not an IANA time zone name",
+        ),
+        (
+            {"destination": {"bucket": "", "endpoint": "https://s3.example.com"}},
+            "spec.destination.bucket: required: the S3 bucket to upload to",
+        ),
+        (
+            {"retention": {"keepDaily": -1}},
+            "spec.retention.keepDaily: must be an integer >= 0, not -1",
+        ),
+        (
+            {"retention": {"keepWeekly": "four"}},
+            "spec.retention.keepWeekly: must be an integer >= 0, not 'four'",
+        ),
+        (
+            {"retention": {"keepLast": 0}},
+            "spec.retention: keeps nothing but the newest backup",
+        ),
+    ],
+)
+def test_backup_schedule_problems_name_the_field(spec: dict[str, Any], expected: str) -> None:
+    found = messages(schedule(**spec))
+    assert len(found) == 1, found
+    assert found[0].startswith(expected), found

@@ -33,7 +33,7 @@ import asyncpg
 import structlog
 
 from odoo_operator.controllers.instance.clusters import Cluster
-from odoo_operator.database_names import restore_leftover_patterns
+from odoo_operator.database_names import working_database_patterns
 
 _log = structlog.get_logger(__name__)
 
@@ -188,8 +188,8 @@ class PostgresAdmin:
             pool = await self._pool(cluster)
             async with pool.acquire() as connection:
                 leftovers = await connection.fetch(
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2",
-                    *restore_leftover_patterns(database),
+                    "SELECT datname FROM pg_database WHERE datname LIKE ANY($1::text[])",
+                    list(working_database_patterns(database)),
                 )
                 databases = [database, *(row["datname"] for row in leftovers)]
                 await connection.execute(
