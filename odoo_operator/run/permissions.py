@@ -1,0 +1,145 @@
+"""What `odoo-operator run` may do on the API server: every right, and why, as data.
+
+`CLUSTER_RULES` are the ClusterRole's rules (in every namespace it watches), `LEASE_RULES`
+the Role's in the operator's own namespace (leader election). `python -m
+odoo_operator.docgen` writes them into the chart's `clusterrole.yaml` and
+`leader-election-role.yaml` and into the permissions table of docs/install.md, so the
+chart, the docs and this list cannot differ.
+
+Guarantees, checked by tests/chart/test_least_privilege.py on an API server that enforces
+RBAC (and `OwnerReferencesPermissionEnforcement`): with exactly these rules the operator,
+run as the chart's Deployment runs it, takes an instance through its whole life without a
+single refused request; with any one verb of any one rule removed, it is refused. Explicit
+verbs only, no wildcards. A controller that reads or writes something new adds its rule
+here, and a step that exercises it to the lifecycle of that test.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    api_group: str
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    why: str
+
+
+CLUSTER_RULES: tuple[Rule, ...] = (
+    Rule(
+        "bemade.org",
+        ("odooinstances",),
+        ("list", "watch", "patch"),
+        "watched; finalizer and spec defaults written (merge patch), the finalizer removed",
+    ),
+    Rule(
+        "bemade.org",
+        ("odooinstances/status",),
+        ("patch",),
+        "status written by server-side apply",
+    ),
+    Rule(
+        "bemade.org",
+        ("odooinstances/finalizers",),
+        ("update",),
+        "children's owner references set blockOwnerDeletion (needed where the API server "
+        "enforces OwnerReferencesPermissionEnforcement, e.g. OpenShift)",
+    ),
+    Rule(
+        "bemade.org",
+        ("odooinitjobs",),
+        ("list", "watch", "create", "patch"),
+        "watched; the `<name>-auto-init` job applied (server-side apply creates it)",
+    ),
+    Rule(
+        "bemade.org",
+        ("odooupgradejobs", "odoobackupjobs", "odoorestorejobs"),
+        ("list", "watch"),
+        "watched: the instance's phase follows them",
+    ),
+    Rule(
+        "bemade.org",
+        (
+            "odooinitjobs/status",
+            "odooupgradejobs/status",
+            "odoobackupjobs/status",
+            "odoorestorejobs/status",
+        ),
+        ("patch",),
+        "a finished job marked Completed or Failed",
+    ),
+    Rule(
+        "",
+        ("secrets",),
+        ("get", "list", "watch", "create", "patch"),
+        "children (`-odoo-user` created once, `-odoo-conf` applied), copied pull secrets, "
+        "the clusters Secret (watched); a webhook's token Secret read when sending",
+    ),
+    Rule(
+        "",
+        ("persistentvolumeclaims", "services"),
+        ("list", "watch", "create", "patch"),
+        "children, written by server-side apply (the filestore claim grows, never shrinks)",
+    ),
+    Rule(
+        "apps",
+        ("deployments",),
+        ("list", "watch", "create", "patch"),
+        "web and cron Deployments applied, scaled, restarted after an upgrade",
+    ),
+    Rule(
+        "networking.k8s.io",
+        ("ingresses",),
+        ("list", "watch", "create", "patch", "delete"),
+        "the Ingress applied, deleted when `spec.ingress` goes",
+    ),
+    Rule(
+        "batch",
+        ("jobs",),
+        ("list", "watch"),
+        "the job resources' batch Jobs watched for their outcome",
+    ),
+    Rule(
+        "events.k8s.io",
+        ("events",),
+        ("create", "patch"),
+        "Events recorded; a repeated one counted up in its series",
+    ),
+)
+
+LEASE_RULES: tuple[Rule, ...] = (
+    Rule(
+        "coordination.k8s.io",
+        ("leases",),
+        ("get", "create", "update"),
+        "leader election on Lease `odoo-operator-leader` (read, created once, renewed)",
+    ),
+)
+
+
+def rules_yaml(rules: tuple[Rule, ...], indent: str = "  ") -> str:
+    """The rules as the YAML list of a (Cluster)Role's `rules:`, each with its reason."""
+    lines: list[str] = []
+    for rule in rules:
+        lines += textwrap.wrap(
+            rule.why, 88, initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# "
+        )
+        lines += [
+            f'{indent}- apiGroups: ["{rule.api_group}"]',
+            f"{indent}  resources: [{', '.join(rule.resources)}]",
+            f"{indent}  verbs: [{', '.join(rule.verbs)}]",
+        ]
+    return "\n".join(lines)
+
+
+def table(rules: tuple[Rule, ...]) -> str:
+    """A Markdown table of the rules: group, resources, verbs, why."""
+    rows = ["| API group | resources | verbs | why |", "|---|---|---|---|"]
+    for rule in rules:
+        group = f"`{rule.api_group}`" if rule.api_group else "core"
+        resources = ", ".join(f"`{r}`" for r in rule.resources)
+        rows.append(f"| {group} | {resources} | {', '.join(rule.verbs)} | {rule.why} |")
+    return "\n".join(rows)
