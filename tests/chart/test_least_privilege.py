@@ -44,7 +44,7 @@ from kubernetes_asyncio.config import new_client_from_config
 
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.api.crd import CRD_KINDS
-from odoo_operator.run.permissions import CLUSTER_RULES, LEASE_RULES
+from odoo_operator.run.permissions import CLUSTER_RULES, LEASE_RULES, Rule
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import free_port
@@ -68,7 +68,7 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 STOP_GRACE = 40  # the Deployment's terminationGracePeriodSeconds
 
 
-def _expanded(kind: str, rules: Any) -> list[Permission]:
+def _expanded(kind: str, rules: tuple[Rule, ...]) -> list[Permission]:
     return permissions(
         {
             "kind": kind,
