@@ -19,92 +19,101 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from odoo_operator.controllers.resources import (
+    JOB_RESOURCES,
+    ODOO_BACKUP_JOBS,
+    ODOO_INIT_JOBS,
+    ODOO_INSTANCES,
+    ODOO_RESTORE_JOBS,
+    ODOO_UPGRADE_JOBS,
+)
+from odoo_operator.runtime.resources import (
+    BATCH_JOBS,
+    DEPLOYMENTS,
+    EVENTS,
+    INGRESSES,
+    LEASES,
+    PERSISTENT_VOLUME_CLAIMS,
+    SECRETS,
+    SERVICES,
+    Resource,
+)
+
 
 @dataclass(frozen=True)
 class Rule:
-    api_group: str
-    resources: tuple[str, ...]
+    """`verbs` on `resources` (all of one API group), or on their `subresource`."""
+
+    resources: tuple[Resource, ...]
     verbs: tuple[str, ...]
     why: str
+    subresource: str = ""
+
+    @property
+    def api_group(self) -> str:
+        (group,) = {resource.group for resource in self.resources}
+        return group
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """`odooinstances`, or `odooinstances/status` for a subresource."""
+        suffix = f"/{self.subresource}" if self.subresource else ""
+        return tuple(f"{resource.plural}{suffix}" for resource in self.resources)
 
 
 CLUSTER_RULES: tuple[Rule, ...] = (
     Rule(
-        "bemade.org",
-        ("odooinstances",),
+        (ODOO_INSTANCES,),
         ("list", "watch", "patch"),
         "watched; finalizer and spec defaults written (merge patch), the finalizer removed",
     ),
+    Rule((ODOO_INSTANCES,), ("patch",), "status written by server-side apply", "status"),
     Rule(
-        "bemade.org",
-        ("odooinstances/status",),
-        ("patch",),
-        "status written by server-side apply",
-    ),
-    Rule(
-        "bemade.org",
-        ("odooinstances/finalizers",),
+        (ODOO_INSTANCES,),
         ("update",),
         "children's owner references set blockOwnerDeletion (needed where the API server "
         "enforces OwnerReferencesPermissionEnforcement, e.g. OpenShift)",
+        "finalizers",
     ),
     Rule(
-        "bemade.org",
-        ("odooinitjobs",),
+        (ODOO_INIT_JOBS,),
         ("list", "watch", "create", "patch"),
         "watched; the `<name>-auto-init` job applied (server-side apply creates it)",
     ),
     Rule(
-        "bemade.org",
-        ("odooupgradejobs", "odoobackupjobs", "odoorestorejobs"),
+        (ODOO_UPGRADE_JOBS, ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS),
         ("list", "watch"),
         "watched: the instance's phase follows them",
     ),
+    Rule(JOB_RESOURCES, ("patch",), "a finished job marked Completed or Failed", "status"),
     Rule(
-        "bemade.org",
-        (
-            "odooinitjobs/status",
-            "odooupgradejobs/status",
-            "odoobackupjobs/status",
-            "odoorestorejobs/status",
-        ),
-        ("patch",),
-        "a finished job marked Completed or Failed",
-    ),
-    Rule(
-        "",
-        ("secrets",),
+        (SECRETS,),
         ("get", "list", "watch", "create", "patch"),
         "children (`-odoo-user` created once, `-odoo-conf` applied), copied pull secrets, "
         "the clusters Secret (watched); a webhook's token Secret read when sending",
     ),
     Rule(
-        "",
-        ("persistentvolumeclaims", "services"),
+        (PERSISTENT_VOLUME_CLAIMS, SERVICES),
         ("list", "watch", "create", "patch"),
         "children, written by server-side apply (the filestore claim grows, never shrinks)",
     ),
     Rule(
-        "apps",
-        ("deployments",),
+        (DEPLOYMENTS,),
         ("list", "watch", "create", "patch"),
         "web and cron Deployments applied, scaled, restarted after an upgrade",
     ),
     Rule(
-        "networking.k8s.io",
-        ("ingresses",),
+        (INGRESSES,),
         ("list", "watch", "create", "patch", "delete"),
         "the Ingress applied, deleted when `spec.ingress` goes",
     ),
     Rule(
-        "batch",
-        ("jobs",),
+        (BATCH_JOBS,),
         ("list", "watch"),
         "the job resources' batch Jobs watched for their outcome",
     ),
     Rule(
-        "events.k8s.io",
-        ("events",),
+        (EVENTS,),
         ("create", "patch"),
         "Events recorded; a repeated one counted up in its series",
     ),
@@ -112,8 +121,7 @@ CLUSTER_RULES: tuple[Rule, ...] = (
 
 LEASE_RULES: tuple[Rule, ...] = (
     Rule(
-        "coordination.k8s.io",
-        ("leases",),
+        (LEASES,),
         ("get", "create", "update"),
         "leader election on Lease `odoo-operator-leader` (read, created once, renewed)",
     ),
@@ -129,7 +137,7 @@ def rules_yaml(rules: tuple[Rule, ...], indent: str = "  ") -> str:
         )
         lines += [
             f'{indent}- apiGroups: ["{rule.api_group}"]',
-            f"{indent}  resources: [{', '.join(rule.resources)}]",
+            f"{indent}  resources: [{', '.join(rule.names)}]",
             f"{indent}  verbs: [{', '.join(rule.verbs)}]",
         ]
     return "\n".join(lines)
@@ -140,6 +148,6 @@ def table(rules: tuple[Rule, ...]) -> str:
     rows = ["| API group | resources | verbs | why |", "|---|---|---|---|"]
     for rule in rules:
         group = f"`{rule.api_group}`" if rule.api_group else "core"
-        resources = ", ".join(f"`{r}`" for r in rule.resources)
+        resources = ", ".join(f"`{name}`" for name in rule.names)
         rows.append(f"| {group} | {resources} | {', '.join(rule.verbs)} | {rule.why} |")
     return "\n".join(rows)

@@ -73,7 +73,7 @@ def _expanded(kind: str, rules: tuple[Rule, ...]) -> list[Permission]:
         {
             "kind": kind,
             "rules": [
-                {"apiGroups": [r.api_group], "resources": list(r.resources), "verbs": list(r.verbs)}
+                {"apiGroups": [r.api_group], "resources": list(r.names), "verbs": list(r.verbs)}
                 for r in rules
             ],
         }
