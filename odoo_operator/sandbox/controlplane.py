@@ -12,6 +12,10 @@ Guarantees:
   both and returns, `wait_ready()` returns on that 200);
 - the kubeconfig written by `write_kubeconfig` works for `kubectl` and
   `kubernetes_asyncio` alike (token auth, our CA pinned);
+- with `authorization="RBAC"` the API server authorizes as a production cluster does
+  (`--authorization-mode=Node,RBAC`) and also enforces `OwnerReferencesPermissionEnforcement`
+  (setting `blockOwnerDeletion` needs `update` on the owner's `finalizers`, as on
+  OpenShift); the admin token stays in `system:masters`, so it may do anything;
 - the API server reaches kubelets (for `kubectl logs`) at a node's InternalIP, checks
   their serving certificate against our CA and presents a client certificate of ours
   (`pki/kubelet-client.crt`, common name `KUBELET_CLIENT_NAME`).
@@ -188,7 +192,7 @@ class ControlPlane:
             f"--service-cluster-ip-range={self.service_cluster_ip_range}",
             "--allow-privileged=true",
             "--disable-admission-plugins=ServiceAccount",
-            f"--authorization-mode={self.authorization}",
+            *self._authorization_args(),
             f"--token-auth-file={pki / 'tokens.csv'}",
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={pki / 'sa.key'}",
@@ -200,6 +204,14 @@ class ControlPlane:
             "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
             f"--watch-cache={'true' if self.watch_cache else 'false'}",
+        ]
+
+    def _authorization_args(self) -> list[str]:
+        if self.authorization == "AlwaysAllow":
+            return ["--authorization-mode=AlwaysAllow"]
+        return [
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
         ]
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -252,7 +264,11 @@ class ControlPlane:
             self.apiserver.stop()
         self.etcd.stop()
 
-    def write_kubeconfig(self, path: Path) -> Path:
+    def write_kubeconfig(
+        self, path: Path, *, user: str = ADMIN_USER, token: str | None = None
+    ) -> Path:
+        """A kubeconfig for this server: the admin's token, or `token` (e.g. a
+        ServiceAccount's) under the name `user`."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -265,10 +281,8 @@ class ControlPlane:
                     },
                 }
             ],
-            "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
-            "contexts": [
-                {"name": "sandbox", "context": {"cluster": "sandbox", "user": ADMIN_USER}}
-            ],
+            "users": [{"name": user, "user": {"token": token or self.token}}],
+            "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": user}}],
             "current-context": "sandbox",
         }
         path.parent.mkdir(parents=True, exist_ok=True)
