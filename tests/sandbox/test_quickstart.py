@@ -61,5 +61,6 @@ def test_the_quickstart_runs_verbatim_on_the_sandbox(sandbox: Sandbox) -> None:
         )  # fmt: skip
         output += f"\nobjects:\n{state.stdout}{state.stderr}\nJob logs:\n{logs.stdout}{logs.stderr}"
     assert done.returncode == 0, output
+    assert '"event": "backup.done"' in done.stdout, output  # `kubectl logs` of the Job
     assert "('odoo/myodoo/first.zip'," in done.stdout, output
     assert "role odoo.odoo.myodoo: 0 left" in done.stdout, output
