@@ -22,16 +22,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiobotocore.session import get_session
-from botocore.config import Config
 from prometheus_client import CollectorRegistry, Counter
 
 from odoo_operator.backups import retention
 from odoo_operator.backups.keys import BackupObject, instance_prefix, parse_key
+from odoo_operator.runner.s3 import S3Credentials, S3Location
+from odoo_operator.runner.s3 import s3_client as runner_s3_client
 
 _log = structlog.get_logger(__name__)
 DEFAULT_REGION = "us-east-1"
@@ -45,12 +45,6 @@ class S3Destination:
     endpoint: str | None = None
     region: str = DEFAULT_REGION
     insecure: bool = False
-
-
-@dataclass(frozen=True)
-class S3Credentials:
-    access_key: str
-    secret_key: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,23 +69,12 @@ class RetentionMetrics:
 
 @asynccontextmanager
 async def s3_client(destination: S3Destination, credentials: S3Credentials) -> AsyncIterator[Any]:
-    config = Config(
-        region_name=destination.region,
-        signature_version="s3v4",
-        connect_timeout=15,
-        read_timeout=60,
-        retries={"max_attempts": 3, "mode": "standard"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    async with get_session().create_client(
-        "s3",
-        endpoint_url=destination.endpoint,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        verify=not destination.insecure,
-        config=config,
-    ) as client:
+    """The runner's S3 client (same timeouts, retries and checksum settings)."""
+    location = S3Location(
+        destination.bucket, destination.prefix, destination.endpoint, destination.region,
+        destination.insecure,
+    )  # fmt: skip
+    async with runner_s3_client(location, credentials) as client:
         yield client
 
 

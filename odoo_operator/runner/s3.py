@@ -21,7 +21,7 @@ import io
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiobotocore.session import get_session
@@ -62,8 +62,8 @@ class S3Location:
 @dataclass(frozen=True)
 class S3Credentials:
     access_key: str
-    secret_key: str
-    session_token: str | None = None
+    secret_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls) -> S3Credentials:
