@@ -23,9 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from odoo_operator.sandbox.controlplane import ControlPlane
-from odoo_operator.sandbox.process import ManagedProcess
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess
 
-START_TIMEOUT = 60.0
 # `--controllers` names, each with the name its informer sync line carries.
 CONTROLLERS = {
     "garbagecollector": "garbage collector",

@@ -38,12 +38,11 @@ import yaml
 from odoo_operator.sandbox.assets import EnvtestAssets
 from odoo_operator.sandbox.certs import CertificateAuthority, rsa_private_key_pem
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess
 
 Authorization = Literal["AlwaysAllow", "RBAC"]
 ADMIN_USER = "sandbox-admin"
 KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
-START_TIMEOUT = 60.0
 
 
 def _http_ok(url: str, *, token: str | None = None, context: ssl.SSLContext | None = None) -> bool:

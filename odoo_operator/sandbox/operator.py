@@ -27,10 +27,9 @@ from typing import Any
 
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess
 from odoo_operator.webhook.paths import webhooks
 
-START_TIMEOUT = 60.0
 # Above the operator's own grace for in-flight reconciles (30 s), so it can use all of it.
 STOP_GRACE = 40.0
 WEBHOOK_CONFIGURATION = "odoo-operator"

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess, ProcessError
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess, ProcessError
 
 SUPERUSER = "postgres"
-START_TIMEOUT = 60.0
 
 
 def postgres_bin_dir() -> Path:

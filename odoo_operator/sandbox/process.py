@@ -20,6 +20,14 @@ from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
+START_TIMEOUT = 180.0
+"""How long a server may take to come up: a guard against a hang, not a speed bound.
+
+A process that exits fails `wait_until` at once; a healthy start takes seconds, but a
+two-core machine running several test suites side by side has been seen to need more
+than a minute for kube-apiserver's /readyz.
+"""
+
 
 _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up now, not in the forked child
 

@@ -16,9 +16,8 @@ from pathlib import Path
 from aiobotocore.session import ClientCreatorContext, get_session
 
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess, ProcessError
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess, ProcessError
 
-START_TIMEOUT = 60.0
 REGION = "us-east-1"
 
 

@@ -25,10 +25,9 @@ from pathlib import Path
 
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import LOOPBACK, free_port
-from odoo_operator.sandbox.process import ManagedProcess, descendants
+from odoo_operator.sandbox.process import START_TIMEOUT, ManagedProcess, descendants
 
 NODE_NAME = "sandbox-node"
-START_TIMEOUT = 60.0
 STOP_GRACE = 15.0
 
 
