@@ -224,6 +224,15 @@ _odoo_url = click.option("--odoo-url", help="Fetch the backup from this live Odo
 _source_database = click.option("--source-database", help="The database to fetch from --odoo-url.")
 
 
+def _source_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The source flags that restore and verify share: S3 or a live Odoo."""
+    for option in reversed(
+        (_endpoint, _bucket, _key, _region, _insecure, _odoo_url, _source_database)
+    ):
+        command = option(command)
+    return command
+
+
 @job.command(cls=_OneLineCommand)
 @click.option(
     "--database", required=True, help="The database to restore into (replaced if it exists)."
@@ -234,27 +243,15 @@ _source_database = click.option("--source-database", help="The database to fetch
     type=click.Path(path_type=Path),
     help="The filestore directory to replace with the zip's filestore/ (zip only).",
 )
-@_endpoint
-@_bucket
-@_key
-@_region
-@_insecure
-@_odoo_url
-@_source_database
+@_source_options
 @_log_format
 def restore(
     *,
     database: str,
     backup_format: str,
     filestore: Path | None,
-    endpoint: str | None,
-    bucket: str | None,
-    key: str | None,
-    region: str,
-    insecure: bool,
-    odoo_url: str | None,
-    source_database: str | None,
     log_format: str,
+    **source: Any,
 ) -> None:
     """Load a backup into a new database, then swap it in for --database.
 
@@ -273,16 +270,7 @@ def restore(
             database,
             backup_format,
             filestore,
-            **_restore_source(
-                backup_format=backup_format,
-                endpoint=endpoint,
-                bucket=bucket,
-                key=key,
-                region=region,
-                insecure=insecure,
-                odoo_url=odoo_url,
-                source_database=source_database,
-            ),
+            **_restore_source(backup_format=backup_format, **source),
         )
     except JobError as error:
         _fail(str(error), EXIT_USAGE)
@@ -329,13 +317,7 @@ def _restore_source(
     "and is never touched.",
 )
 @_format
-@_endpoint
-@_bucket
-@_key
-@_region
-@_insecure
-@_odoo_url
-@_source_database
+@_source_options
 @click.option(
     "--result-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -346,15 +328,9 @@ def verify(
     *,
     database: str,
     backup_format: str,
-    endpoint: str | None,
-    bucket: str | None,
-    key: str | None,
-    region: str,
-    insecure: bool,
-    odoo_url: str | None,
-    source_database: str | None,
     result_file: Path | None,
     log_format: str,
+    **source: Any,
 ) -> None:
     """Restore a backup into a scratch database, check it, drop it.
 
@@ -369,20 +345,12 @@ def verify(
             database,
             backup_format,
             None,
-            **_restore_source(
-                backup_format=backup_format,
-                endpoint=endpoint,
-                bucket=bucket,
-                key=key,
-                region=region,
-                insecure=insecure,
-                odoo_url=odoo_url,
-                source_database=source_database,
-            ),
+            **_restore_source(backup_format=backup_format, **source),
         )
     except JobError as error:
         _fail(str(error), EXIT_USAGE)
-    where = str(request.s3) if request.s3 is not None else f"{odoo_url} ({source_database})"
+    odoo = request.odoo
+    where = str(request.s3) if odoo is None else f"{odoo.url} ({odoo.database})"
 
     def publish(result: VerifyResult) -> None:
         line = joblog.Redactor.from_environment()(result.to_json())
