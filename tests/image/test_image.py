@@ -24,7 +24,9 @@ import pytest
 
 from tests.image.buildah import DOCKERFILE, Buildah, buildah, install_missing_tools
 
-pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
+# One xdist worker runs the whole module: the image fixture is per module, and spread over
+# workers each of them built the image (three concurrent builds of minutes each).
+pytestmark = [pytest.mark.image, pytest.mark.timeout(1800), pytest.mark.xdist_group("image")]
 
 PG_MAJOR = 17
 JOB_USER = "100:101"  # what the backup/restore Jobs run as (SPEC §4)
