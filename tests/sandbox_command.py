@@ -12,6 +12,7 @@ from pathlib import Path
 
 ODOO_OPERATOR = [sys.executable, "-m", "odoo_operator"]
 READY_TIMEOUT = 180.0  # a loaded machine (other sessions' tests) starts it slowly
+STOP_TIMEOUT = 180.0  # and stops it slowly too (a guard against a hang, not a speed bound)
 
 
 def read_line(proc: subprocess.Popen[str], timeout: float) -> str:

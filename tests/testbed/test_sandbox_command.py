@@ -17,7 +17,14 @@ from pathlib import Path
 from odoo_operator.sandbox.assets import EnvtestAssets, cache_dir, cache_root, etcd_version
 from odoo_operator.sandbox.process import descendants, pid_alive
 from tests.kubectl import kubectl
-from tests.sandbox_command import ODOO_OPERATOR, children, command_line, running_sandbox
+from tests.sandbox_command import (
+    ODOO_OPERATOR,
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    children,
+    command_line,
+    running_sandbox,
+)
 
 # What the webhook would refuse (PostgreSQL's own database), when there is a webhook.
 RESERVED_DATABASE = {
@@ -56,11 +63,12 @@ def test_without_the_operator_the_rest_runs_until_sigterm_and_stops_everything(
         kubectl(kubeconfig, "create", "-f", "-", stdin=json.dumps(RESERVED_DATABASE))
         kubectl(kubeconfig, "run", "sleeper", f"--image={info['operatorImage']}",
                 "--restart=Never", "--command", "--", "sleep", "3600")  # fmt: skip
-        kubectl(kubeconfig, "wait", "pod/sleeper", "--for=condition=Ready", "--timeout=60s")
+        kubectl(kubeconfig, "wait", "pod/sleeper", "--for=condition=Ready",
+                f"--timeout={READY_TIMEOUT:.0f}s")  # fmt: skip
         everything = descendants(proc.pid)
         assert len(everything) > len(started)  # the pod's process, below the simulator
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=STOP_TIMEOUT) == 0
         assert proc.stdout is not None
         assert proc.stdout.read() == ""  # exactly one line on stdout
         assert [pid for pid in everything if pid_alive(pid)] == []
@@ -93,7 +101,7 @@ def test_without_every_part_but_the_control_plane_on_prepare_only_assets(
         secrets = kubectl(kubeconfig, "-n", "odoo-operator", "get", "secrets", "-o", "name")
         assert "secret/postgres-clusters" not in secrets.stdout
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=STOP_TIMEOUT) == 0
 
 
 def test_prepare_only_prints_a_kubebuilder_assets_directory(
@@ -150,12 +158,12 @@ def test_sigterm_during_start_up_stops_what_had_started(
     try:
         # Wait until etcd runs (the log file alone can appear before its process does);
         # the rest has not answered yet, so the signal lands in the middle of start-up.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + READY_TIMEOUT
         while not (started := children(proc.pid)):
-            assert time.monotonic() < deadline, "the sandbox started no process within 60s"
+            assert time.monotonic() < deadline, "the sandbox started no process in time"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=STOP_TIMEOUT)
         assert "sandbox ready" not in out
         assert "sandbox stopped" in err  # stopped by us, not only by the parent-death signal
         # A child the parent-death signal is killing may take a moment to be gone.
