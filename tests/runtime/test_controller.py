@@ -1,4 +1,4 @@
-"""Controllers: outcomes, concurrency, log context, owns/watches, and no writes at rest."""
+"""Controllers: outcomes, concurrency, log context, sources, own echoes, no writes at rest."""
 
 from __future__ import annotations
 
