@@ -8,6 +8,8 @@ Guarantees:
   worker; reconcile counts, errors and durations go to the controller-runtime metrics;
 - a controller has a primary kind (`for_`); one without refuses to start
   (`NoPrimaryKind`), so a controller that could never be triggered fails loudly;
+- each source may take `ignore=` (see `handler.py`): adds and changes it returns True
+  for enqueue nothing; deletions and resyncs always enqueue;
 - sources (`for_`, `owns`, `watches`) are attached when the controller starts (after
   leader election), and each informer then replays its cache as adds, so a new leader
   reconciles everything once;
@@ -25,7 +27,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from odoo_operator.runtime.handler import EnqueueMapped, Mapper, controller_owner_key, object_key
+from odoo_operator.runtime.handler import (
+    EnqueueMapped,
+    Ignore,
+    Mapper,
+    controller_owner_key,
+    object_key,
+)
 from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.informers import SharedInformers
 from odoo_operator.runtime.metrics import RuntimeMetrics
@@ -46,6 +54,7 @@ class NoPrimaryKind(ValueError):
 class _Source:
     informer: Informer
     mapper: Mapper
+    ignore: Ignore | None = None
 
 
 class Controller:
@@ -93,25 +102,28 @@ class Controller:
             return source
         return self._informers.get(source, self.namespace)
 
-    def for_(self, source: Resource | Informer) -> Controller:
+    def for_(self, source: Resource | Informer, *, ignore: Ignore | None = None) -> Controller:
         """The primary kind: each of its objects is reconciled under its own key."""
         if self.primary is not None:
             raise ValueError(f"controller {self.name}: for_() was already called")
         informer = self._informer(source)
         self.primary = informer.resource
-        self._sources.append(_Source(informer, object_key))
+        self._sources.append(_Source(informer, object_key, ignore))
         return self
 
-    def owns(self, source: Resource | Informer) -> Controller:
+    def owns(self, source: Resource | Informer, *, ignore: Ignore | None = None) -> Controller:
         """Children: an event on one reconciles its controller owner of the primary kind."""
         if self.primary is None:
             raise ValueError(f"controller {self.name}: call for_() before owns()")
-        self._sources.append(_Source(self._informer(source), controller_owner_key(self.primary)))
+        owner_key = controller_owner_key(self.primary)
+        self._sources.append(_Source(self._informer(source), owner_key, ignore))
         return self
 
-    def watches(self, source: Resource | Informer, mapper: Mapper) -> Controller:
+    def watches(
+        self, source: Resource | Informer, mapper: Mapper, *, ignore: Ignore | None = None
+    ) -> Controller:
         """Any other relation: `mapper` turns an object into the keys to reconcile."""
-        self._sources.append(_Source(self._informer(source), mapper))
+        self._sources.append(_Source(self._informer(source), mapper, ignore))
         return self
 
     def informers(self) -> list[Informer]:
@@ -135,7 +147,7 @@ class Controller:
         loop = asyncio.get_running_loop()
         self.failure = loop.create_future()
         for source in self._sources:
-            source.informer.add_handler(EnqueueMapped(source.mapper, self.enqueue))
+            source.informer.add_handler(EnqueueMapped(source.mapper, self.enqueue, source.ignore))
         self._delay_task = asyncio.create_task(self.queue.run(), name=f"{self.name} delays")
         for number in range(self.workers):
             task = asyncio.create_task(self._worker(), name=f"{self.name} worker {number}")

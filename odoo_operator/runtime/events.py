@@ -1,14 +1,19 @@
 """Kubernetes Events (events.k8s.io/v1), recorded in the background and aggregated.
 
 Guarantees:
-- `record()` never blocks and never raises: events go through a bounded queue to a
-  background sender; when the queue is full or the server refuses, the event is dropped,
-  logged and counted (`event_recorder_dropped_total`). A reconcile never waits on events;
+- `record()` never blocks and never raises: events go through a bounded queue to
+  `senders` background senders (8: at most that many requests at once, so a burst of
+  events, one or two per instance, keeps up with the reconciles); when the queue is full
+  the oldest queued event is dropped (its series forgotten), when the server refuses one
+  it is dropped; both are logged and counted (`event_recorder_dropped_total`). A
+  reconcile never waits on events, and the backlog never holds more than `queue_size`;
 - identical events (same object uid, type, reason, action and note) are aggregated as
   client-go does: the first one creates an Event, the second sets `series.count = 2`,
   later ones only count up in memory and are written at most once per
-  `series_interval` (and when the recorder stops). After `series_window` without a
-  repeat the series ends; the next occurrence creates a new Event;
+  `series_interval` (and when the recorder stops); a series' count is written after its
+  Event was created and one write at a time, so the server never goes back to an older
+  count. After `series_window` without a repeat the series ends; the next occurrence
+  creates a new Event;
 - `eventTime` and `series.lastObservedTime` are MicroTime with six fractional digits;
 - `note` is cut to the API's 1 kB limit. Callers must not put secrets in notes.
 """
@@ -43,6 +48,7 @@ class _Series:
     last_seen: float
     written_count: int
     created: asyncio.Future[bool] = field(repr=False)
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class EventRecorder:
         instance: str = "",
         metrics: RuntimeMetrics | None = None,
         queue_size: int = 1000,
+        senders: int = 8,
         series_interval: float = 30.0,
         series_window: float = 360.0,
         clock: Callable[[], float] = time.monotonic,
@@ -93,7 +100,8 @@ class EventRecorder:
         self._series_interval = series_interval
         self._series_window = series_window
         self._clock = clock
-        self._sender: asyncio.Task[None] | None = None
+        self._senders: list[asyncio.Task[None]] = []
+        self._sender_count = senders
         self._flusher: asyncio.Task[None] | None = None
 
     def record(
@@ -166,10 +174,15 @@ class EventRecorder:
         self._enqueue(("create", key, body))
 
     def _enqueue(self, item: tuple[str, _Key, dict[str, Any]]) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self._dropped("event queue full")
+        if self._queue.full():
+            operation, key, _ = self._queue.get_nowait()
+            self._queue.task_done()
+            if operation == "create":  # its series would wait for an Event never made
+                series = self._series.pop(key, None)
+                if series is not None and not series.created.done():
+                    series.created.set_result(False)
+            self._dropped("event queue full: the oldest queued event dropped", reason=key.reason)
+        self._queue.put_nowait(item)
 
     def _dropped(self, why: str, **context: Any) -> None:
         _log.warning("event dropped", why=why, **context)
@@ -179,7 +192,10 @@ class EventRecorder:
     # -- background -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_loop(), name="event sender")
+        self._senders = [
+            asyncio.create_task(self._send_loop(), name=f"event sender {number}")
+            for number in range(self._sender_count)
+        ]
         self._flusher = asyncio.create_task(self._flush_loop(), name="event series flusher")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -192,9 +208,9 @@ class EventRecorder:
                 await self._queue.join()
         except TimeoutError:
             _log.warning("events still unsent at shutdown", count=self._queue.qsize())
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        for sender in self._senders:
+            sender.cancel()
+        await asyncio.gather(*self._senders, return_exceptions=True)
 
     async def flush(self) -> None:
         """Write pending series counts now and wait until everything queued is sent."""
@@ -238,14 +254,18 @@ class EventRecorder:
         series = self._series.get(key)
         if series is None or series.count <= series.written_count:
             return
-        await series.created
-        count = series.count
-        patch = {"series": {"count": count, "lastObservedTime": micro_time()}}
-        try:
-            await self.client.merge_patch(EVENTS, series.name, patch, series.namespace)
-        except ApiError as error:
-            if error.not_found:  # the Event was deleted or expired: start a new series
-                self._series.pop(key, None)
+        if not await series.created:
+            return
+        async with series.writing:
+            count = series.count
+            if count <= series.written_count:
                 return
-            raise
-        series.written_count = count
+            patch = {"series": {"count": count, "lastObservedTime": micro_time()}}
+            try:
+                await self.client.merge_patch(EVENTS, series.name, patch, series.namespace)
+            except ApiError as error:
+                if error.not_found:  # the Event was deleted or expired: start a new series
+                    self._series.pop(key, None)
+                    return
+                raise
+            series.written_count = count

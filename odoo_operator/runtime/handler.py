@@ -8,6 +8,10 @@
   instance). On updates the keys of the old and the new object are both enqueued, so
   a relation that changed notifies both sides. A mapper that raises is logged by the
   informer and maps to nothing.
+- `ignore` (optional, controller-runtime's predicates): an add or a change whose (new)
+  object it returns True for enqueues nothing, e.g. the echo of the controller's own
+  write (`own_writes`). Deletions and resyncs (an object delivered as an update to
+  itself) are never ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from odoo_operator.runtime.objects import KubeObject, ObjectKey, api_group, cont
 from odoo_operator.runtime.resources import Resource
 
 Mapper = Callable[[KubeObject], Iterable[ObjectKey]]
+Ignore = Callable[[KubeObject], bool]
 
 
 def object_key(obj: KubeObject) -> Iterable[ObjectKey]:
@@ -42,15 +47,22 @@ def controller_owner_key(owner: Resource) -> Mapper:
 class EnqueueMapped:
     """An informer event handler that adds the mapper's keys to a queue."""
 
-    def __init__(self, mapper: Mapper, enqueue: Callable[[ObjectKey], None]) -> None:
+    def __init__(
+        self, mapper: Mapper, enqueue: Callable[[ObjectKey], None], ignore: Ignore | None = None
+    ) -> None:
         self.mapper = mapper
         self.enqueue = enqueue
+        self.ignore = ignore
 
     def on_add(self, obj: KubeObject) -> None:
+        if self.ignore is not None and self.ignore(obj):
+            return
         for key in self.mapper(obj):
             self.enqueue(key)
 
     def on_update(self, old: KubeObject, new: KubeObject) -> None:
+        if old is not new and self.ignore is not None and self.ignore(new):
+            return
         keys = set(self.mapper(new))
         if old is not new:
             keys.update(self.mapper(old))

@@ -1,4 +1,4 @@
-"""Controllers: outcomes, concurrency, log context, owns/watches, and no writes at rest."""
+"""Controllers: outcomes, concurrency, log context, sources, own echoes, no writes at rest."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 import pytest
 import structlog
 
+from odoo_operator.controllers.own_writes import OwnWrites
 from odoo_operator.runtime import (
     DONE,
     Manager,
@@ -25,7 +26,7 @@ from odoo_operator.runtime.controller import Controller, NoPrimaryKind
 from odoo_operator.runtime.informers import SharedInformers
 from odoo_operator.runtime.logs import configure_logging
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.objects import KubeObject
+from odoo_operator.runtime.objects import KubeObject, freeze, strip_managed_fields
 from odoo_operator.runtime.resources import CONFIG_MAPS
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.runtime import toy
@@ -357,3 +358,45 @@ async def test_a_converged_controller_sends_no_writes_at_rest(
 async def mirror_versions(kube: KubeClient, namespace: str) -> dict[str, str]:
     listing = await kube.list(CONFIG_MAPS, namespace, label_selector="toy=mirror")
     return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listing["items"]}
+
+
+async def test_the_echo_of_our_own_write_enqueues_nothing_any_other_change_does(
+    kube: KubeClient, namespace: str, started: list[Controller]
+) -> None:
+    """`ignore=` with `own_writes`: the informer delivering the version our write returned
+    reconciles nothing; someone else's change and a deletion of the same object do.
+
+    The controller is started before its informer lists, so the echo is delivered by that
+    first list (through the same path as a watch event, which could arrive before the
+    write's answer and make the test flaky), right before another object's add: with one
+    worker, keys are reconciled in the order they were added, so when `theirs` has been
+    reconciled, `ours` would have been too had its echo been enqueued.
+    """
+    writes = OwnWrites()
+    informers = SharedInformers(kube)
+    informer = informers.get(CONFIG_MAPS, namespace)
+    informer.add_handler(writes.handler(CONFIG_MAPS))
+    written = await kube.create(CONFIG_MAPS, config_map(namespace, "ours", k="v"))
+    writes.remember(CONFIG_MAPS, freeze(strip_managed_fields(written)))
+    await kube.create(CONFIG_MAPS, config_map(namespace, "theirs", k="v"))
+    reconciled: list[str] = []
+
+    class Recording:
+        async def reconcile(self, key: ObjectKey) -> Result:
+            reconciled.append(key.name)
+            return DONE
+
+    controller = Controller("echoes", Recording(), informers, workers=1)
+    controller.for_(informer, ignore=lambda obj: writes.is_echo(CONFIG_MAPS, obj))
+    started.append(controller)
+    controller.start()
+    informers.start()
+    try:
+        await eventually(lambda: "theirs" in reconciled, what="their object reconciled")
+        assert reconciled == ["theirs"]  # our own write's echo was not enqueued
+        await kube.merge_patch(CONFIG_MAPS, "ours", {"data": {"k": "edited"}}, namespace)
+        await eventually(lambda: reconciled.count("ours") == 1, what="someone else's edit")
+        await kube.delete(CONFIG_MAPS, "ours", namespace)
+        await eventually(lambda: reconciled.count("ours") == 2, what="the deletion")
+    finally:
+        await informers.stop()

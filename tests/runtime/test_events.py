@@ -76,3 +76,24 @@ async def test_record_never_raises_and_long_notes_are_cut(
     (event,) = (await kube.list(EVENTS, namespace))["items"]
     assert len(event["note"].encode()) <= 1024
     assert event["note"].endswith("...")
+
+
+async def test_a_full_backlog_drops_the_oldest_event_and_counts_it(
+    kube: KubeClient, metrics: RuntimeMetrics, namespace: str
+) -> None:
+    regarding = await kube.create(
+        CONFIG_MAPS, {"metadata": {"name": "subject", "namespace": namespace}}
+    )
+    recorder = EventRecorder(kube, metrics=metrics, queue_size=2)
+    for reason in ("First", "Second", "Third"):  # not sending yet: the backlog fills up
+        recorder.record(regarding, "Normal", reason, f"{reason.lower()} thing")
+    recorder.record(regarding, "Normal", "First", "first thing")  # a new series again
+    recorder.start()
+    try:
+        await recorder.flush()
+    finally:
+        await recorder.stop()
+    assert metrics.registry.get_sample_value("event_recorder_dropped_total") == 2
+    events = (await kube.list(EVENTS, namespace))["items"]
+    assert sorted(event["reason"] for event in events) == ["First", "Third"]
+    assert all("series" not in event for event in events)

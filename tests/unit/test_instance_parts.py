@@ -19,6 +19,7 @@ from odoo_operator.controllers.instance.phase import Phase
 from odoo_operator.controllers.instance.status import Observed, desired_status
 from odoo_operator.controllers.own_writes import OwnWrites
 from odoo_operator.run.flags import defaults
+from odoo_operator.runtime.handler import EnqueueMapped, object_key
 from odoo_operator.runtime.objects import ObjectKey, freeze
 from odoo_operator.runtime.resources import CONFIG_MAPS
 
@@ -217,3 +218,42 @@ def test_own_writes_until_the_cache_caught_up() -> None:
     writes.remember(CONFIG_MAPS, _config_map("14"))
     seen.on_delete(_config_map("13"))
     assert writes.freshest(CONFIG_MAPS, key, None) is None  # a deletion is never hidden
+
+
+def _named(name: str, version: str) -> Any:
+    return freeze({"metadata": {"name": name, "namespace": "n", "resourceVersion": version}})
+
+
+def test_own_writes_echo_is_exactly_the_version_our_write_returned() -> None:
+    writes = OwnWrites()
+    seen = writes.handler(CONFIG_MAPS)
+    writes.remember(CONFIG_MAPS, _named("a", "12"))
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "11"))  # someone else's, before ours
+    seen.on_update(_named("a", "10"), _named("a", "11"))
+    assert writes.is_echo(CONFIG_MAPS, _named("a", "12"))  # still ours to come
+    seen.on_update(_named("a", "11"), _named("a", "12"))
+    assert writes.is_echo(CONFIG_MAPS, _named("a", "12"))  # for every handler of this event
+    assert not writes.is_echo(CONFIG_MAPS, _named("b", "12"))
+    seen.on_add(_named("b", "13"))  # the informer moved on: the echo was delivered
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "12"))
+    writes.remember(CONFIG_MAPS, _named("a", "14"))
+    seen.on_update(_named("a", "12"), _named("a", "15"))  # someone else wrote after us
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "14"))
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "15"))
+    writes.remember(CONFIG_MAPS, _named("a", "16"))
+    seen.on_delete(_named("a", "16"))
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "16"))  # a deletion is never an echo
+    writes.remember(CONFIG_MAPS, _named("a", "not-a-number"))
+    assert not writes.is_echo(CONFIG_MAPS, _named("a", "not-a-number"))
+
+
+def test_enqueue_mapped_ignores_adds_and_changes_only() -> None:
+    enqueued: list[ObjectKey] = []
+    handler = EnqueueMapped(object_key, enqueued.append, ignore=lambda obj: True)
+    handler.on_add(_named("a", "1"))
+    handler.on_update(_named("a", "1"), _named("a", "2"))
+    assert enqueued == []
+    resynced = _named("a", "2")
+    handler.on_update(resynced, resynced)  # a resync is never ignored
+    handler.on_delete(_named("a", "3"))
+    assert enqueued == [ObjectKey("n", "a"), ObjectKey("n", "a")]

@@ -14,6 +14,10 @@ What it watches (cache scope), and what an event there reconciles:
   Secret the instances using it as `imagePullSecret`;
 - copied pull secrets (`watches`; ours): the instances of that namespace using it.
 
+The informer's delivery of the controller's own write to an instance or a child (its
+echo, `own_writes.is_echo`) reconciles nothing: the reconcile that wrote it already
+acted on it. Every other change, and every deletion, does.
+
 The operator therefore never caches the Secrets of the cluster at large: only its own,
 selected by label, and those of its own namespace. Also registered: the notifier and the
 PostgreSQL pools as manager runnables (stopped after the controllers), and the metric
@@ -22,7 +26,7 @@ PostgreSQL pools as manager runnables (stopped after the controllers), and the m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import yaml
 from prometheus_client.core import GaugeMetricFamily
@@ -48,6 +52,7 @@ from odoo_operator.runtime.resources import (
     PERSISTENT_VOLUME_CLAIMS,
     SECRETS,
     SERVICES,
+    Resource,
 )
 
 CONTROLLER = "odooinstance"
@@ -156,15 +161,19 @@ def setup(
                 return list(jobs.instance_keys(job)) if job is not None else []
         return []
 
+    def echo_of(resource: Resource) -> Callable[[KubeObject], bool]:
+        return lambda obj: ctx.writes.is_echo(resource, obj)
+
     reconciler = InstanceReconciler(ctx)
-    controller = manager.controller(CONTROLLER, reconciler).for_(instances)
-    for informer in (*children.values(), init_jobs):
-        controller.owns(informer)
+    controller = manager.controller(CONTROLLER, reconciler)
+    controller.for_(instances, ignore=echo_of(ODOO_INSTANCES))
+    for resource, informer in (*children.items(), (ODOO_INIT_JOBS, init_jobs)):
+        controller.owns(informer, ignore=echo_of(resource))
     for informer in job_informers.values():
         controller.watches(informer, jobs.instance_keys)
     controller.watches(batch_jobs, on_batch_job)
     controller.watches(operator_secrets, on_operator_secret)
-    controller.watches(children[SECRETS], on_copied_pull_secret)
+    controller.watches(children[SECRETS], on_copied_pull_secret, ignore=echo_of(SECRETS))
     manager.add_runnable("notifier", notifier)
     if isinstance(postgres, PostgresAdmin):
         manager.add_runnable("postgres", postgres)
