@@ -49,7 +49,8 @@ async def the_one_owned(jobs: Jobs, kind: str, upgrade: str) -> dict[str, Any]:
     """Wait until the upgrade owns exactly one job resource of `kind`; return it."""
     deadline = asyncio.get_running_loop().time() + WITHIN
     while len(found := await owned(jobs, kind, upgrade)) != 1:
-        assert asyncio.get_running_loop().time() < deadline, f"{kind} of {upgrade}: {found}"
+        names = [job["metadata"]["name"] for job in found]
+        assert asyncio.get_running_loop().time() < deadline, f"{kind} of {upgrade}: {names}"
         await asyncio.sleep(0.1)
     return found[0]
 
