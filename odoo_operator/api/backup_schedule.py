@@ -20,7 +20,11 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from odoo_operator.api.base import CONDITIONS_LIST, ApiModel, Condition, CustomResource
-from odoo_operator.api.job_resources import BackupFormat, OdooInstanceRef, SecretRef
+from odoo_operator.api.job_resources import (
+    BackupDestination,
+    BackupFormat,
+    OdooInstanceRef,
+)
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -34,23 +38,6 @@ class ConcurrencyPolicy(StrEnum):
 class VerificationResult(StrEnum):
     PASSED = "Passed"
     FAILED = "Failed"
-
-
-class BackupDestination(ApiModel):
-    """The S3 prefix under which the schedule writes its backups."""
-
-    bucket: str = Field(description="Bucket name.", min_length=1)
-    prefix: str = Field(
-        default="",
-        description="Keys are <prefix>/<namespace>/<instance>/<UTC timestamp>.<ext>; "
-        "empty: they start at <namespace>.",
-    )
-    endpoint: str = Field(description="S3 endpoint URL, e.g. https://s3.example.com.")
-    region: str | None = Field(default=None, description="Region, when the store needs one.")
-    insecure: bool = Field(default=False, description="Skip TLS certificate verification.")
-    s3_credentials_secret_ref: SecretRef | None = Field(
-        default=None, description="Secret with the access key (keys accessKey, secretKey)."
-    )
 
 
 class Retention(ApiModel):

@@ -66,6 +66,23 @@ class S3Location(ApiModel):
     )
 
 
+class BackupDestination(ApiModel):
+    """An S3 bucket and key prefix under which the operator names backups itself."""
+
+    bucket: str = Field(description="Bucket name.", min_length=1)
+    prefix: str = Field(
+        default="",
+        description="Keys start with <prefix>/<namespace>/<instance>/; "
+        "empty: they start at <namespace>.",
+    )
+    endpoint: str = Field(description="S3 endpoint URL, e.g. https://s3.example.com.")
+    region: str | None = Field(default=None, description="Region, when the store needs one.")
+    insecure: bool = Field(default=False, description="Skip TLS certificate verification.")
+    s3_credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with the access key (keys accessKey, secretKey)."
+    )
+
+
 class OdooSource(ApiModel):
     """A running Odoo whose database manager produces the backup."""
 
@@ -126,6 +143,18 @@ class OdooUpgradeJobSpec(JobSpec):
     )
     scheduled_time: datetime | None = Field(
         default=None, description="RFC 3339 time; the upgrade does not start before it."
+    )
+    backup_first: bool | None = Field(
+        default=None,
+        description="Back up (zip with filestore) before upgrading, and restore that backup "
+        "if the upgrade fails. Default: true when spec.backupDestination is set or an "
+        "OdooBackupSchedule targets the instance, else false.",
+    )
+    backup_destination: BackupDestination | None = Field(
+        default=None,
+        description="Where the pre-upgrade backup goes: "
+        "<prefix>/<namespace>/<instance>/pre-upgrade/<UTC timestamp>-<upgrade>.zip. "
+        "Unset: the destination of the instance's OdooBackupSchedule.",
     )
 
 

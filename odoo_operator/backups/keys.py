@@ -57,3 +57,20 @@ def parse_key(key: str, under: str) -> BackupObject | None:
     except ValueError:  # e.g. month 13: not a key we wrote
         return None
     return BackupObject(when, key)
+
+
+# Backups taken before an upgrade (`controllers.jobs.backup_first`) live one level below
+# the schedule's keys, so `parse_key` (a bare `<timestamp>.<ext>` after the prefix) never
+# counts them and retention never prunes them.
+PRE_UPGRADE_SEGMENT = "pre-upgrade"
+
+
+def pre_upgrade_key(
+    prefix: str, namespace: str, instance: str, when: datetime, *, upgrade: str, fmt: str
+) -> str:
+    """`<prefix>/<namespace>/<instance>/pre-upgrade/<UTC timestamp>-<upgrade>.<ext>`."""
+    if when.tzinfo is None:
+        raise ValueError("when must be an aware datetime")
+    stamp = when.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    under = instance_prefix(prefix, namespace, instance)
+    return f"{under}{PRE_UPGRADE_SEGMENT}/{stamp}-{upgrade}.{fmt}"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from odoo_operator.controllers.resources import (
     JOB_RESOURCES,
     ODOO_BACKUP_JOBS,
+    ODOO_BACKUP_SCHEDULES,
     ODOO_INIT_JOBS,
     ODOO_INSTANCES,
     ODOO_RESTORE_JOBS,
@@ -128,6 +129,19 @@ CLUSTER_RULES: tuple[Rule, ...] = (
         (EVENTS,),
         ("create", "patch"),
         "Events recorded; a repeated one counted up in its series",
+    ),
+    # Backup before upgrade, rollback on failure (controllers/jobs/backup_first.py).
+    Rule(
+        (ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS),
+        ("create",),
+        "an OdooUpgradeJob with backupFirst creates its OdooBackupJob before it runs and, "
+        "when it fails, the OdooRestoreJob that rolls it back",
+    ),
+    Rule(
+        (ODOO_BACKUP_SCHEDULES,),
+        ("list", "watch"),
+        "read by the upgrade controller: an instance's schedule makes backupFirst the "
+        "default and gives the backup its destination",
     ),
 )
 

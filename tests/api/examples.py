@@ -176,7 +176,14 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "odooinitjobs": ("OdooInitJob", {**REF, "modules": ["base", "web"], "demo": True}, JOB_STATUS),
     "odooupgradejobs": (
         "OdooUpgradeJob",
-        {**REF, "modules": ["sale"], "modulesInstall": ["stock"], "scheduledTime": WHEN},
+        {
+            **REF,
+            "modules": ["sale"],
+            "modulesInstall": ["stock"],
+            "scheduledTime": WHEN,
+            "backupFirst": True,
+            "backupDestination": SCHEDULE_SPEC["destination"],
+        },
         JOB_STATUS,
     ),
     "odoobackupjobs": (

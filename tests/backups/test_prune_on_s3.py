@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from odoo_operator.backups.keys import BackupObject, backup_key, instance_prefix
+from odoo_operator.backups.keys import BackupObject, backup_key, instance_prefix, pre_upgrade_key
 from odoo_operator.backups.prune import (
     RetentionMetrics,
     S3Credentials,
@@ -162,3 +162,30 @@ def test_credentials_never_show_the_secret() -> None:
     credentials = S3Credentials("AKIAEXAMPLE", "very-secret-value")
     assert "very-secret-value" not in repr(credentials)
     assert "very-secret-value" not in str(credentials)
+
+
+async def test_pre_upgrade_backups_are_never_counted_nor_pruned(
+    store: tuple[Any, S3Destination],
+) -> None:
+    """Backups taken before an upgrade (`pre_upgrade_key`) sit under the schedule's prefix
+    and must survive any policy: a rollback may need them."""
+    client, destination = store
+    backups = a_year(destination)[:10]
+    before_upgrades = {
+        pre_upgrade_key(
+            destination.prefix,
+            "ns",
+            "shop",
+            START + timedelta(days=day),
+            upgrade=f"upgrade-{day}",
+            fmt="zip",
+        )
+        for day in range(3)
+    }
+    await put(client, destination, *(b.key for b in backups), *before_upgrades)
+    report = await prune(
+        client, destination, "ns", "shop", Policy(keep_last=1),
+        latest_backup=backups[-1].key, metrics=RetentionMetrics(CollectorRegistry()),
+    )  # fmt: skip
+    assert await listing(client, destination) == {backups[-1].key} | before_upgrades
+    assert not before_upgrades & (set(report.kept) | set(report.deleted))

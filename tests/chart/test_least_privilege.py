@@ -95,6 +95,11 @@ OFF_LIFECYCLE = {
     Permission("ClusterRole", "", "secrets", "delete"): "S3 credentials copied from elsewhere",
     Permission("ClusterRole", "batch", "jobs", "get"): "a batch Job adopted after a crash",
     Permission("ClusterRole", "batch", "jobs", "delete"): "instance deleted while a job runs",
+    # Backup before upgrade (tests/jobs/test_backup_first.py, tests/sandbox/test_backup_first.py)
+    **{
+        Permission("ClusterRole", "bemade.org", plural, "create"): "upgrade with backupFirst"
+        for plural in ("odoobackupjobs", "odoorestorejobs")
+    },
 }
 
 

@@ -24,6 +24,14 @@ def job(outcome: JobOutcome = JobOutcome.RUNNING, due: bool = True) -> JobSlot:
     return JobSlot(name="j", outcome=outcome, due=due)
 
 
+def awaiting_backup() -> JobSlot:
+    return replace(job(JobOutcome.NOT_STARTED), awaits_backup=True)
+
+
+def rolling_back(outcome: JobOutcome) -> JobSlot:
+    return replace(job(outcome), rolls_back=True)
+
+
 OK, FAIL = JobOutcome.SUCCEEDED, JobOutcome.FAILED
 
 # (snapshot, expected target or None when the phase stays, expected actions)
@@ -101,6 +109,26 @@ SCENARIOS: list[tuple[ReconcileSnapshot, Phase | None, tuple[Action, ...]]] = [
     (snap(P.UPGRADING, upgrade=job(OK)), P.STARTING, (Action.FINISH_UPGRADE, Action.RESTART_WEB)),
     (snap(P.UPGRADING, upgrade=job(FAIL)), P.STARTING, (Action.FINISH_UPGRADE,)),
     (snap(P.UPGRADING), P.STARTING, (Action.FINISH_UPGRADE,)),
+    # Backup before upgrade: the upgrade waits for its backup (which runs meanwhile).
+    (snap(P.RUNNING, ready_replicas=1, upgrade=awaiting_backup()), None, ()),
+    (
+        snap(P.RUNNING, ready_replicas=1, upgrade=awaiting_backup(), backup=job()),
+        P.BACKING_UP,
+        (),
+    ),
+    # Rollback: a failed upgrade that backed up first waits in Upgrading for its restore,
+    # then goes to Restoring; once the rollback is settled it finishes as any other.
+    (snap(P.UPGRADING, upgrade=rolling_back(FAIL)), None, ()),
+    (
+        snap(P.UPGRADING, upgrade=rolling_back(FAIL), restore=job(JobOutcome.NOT_STARTED)),
+        P.RESTORING,
+        (Action.FINISH_UPGRADE,),
+    ),
+    (
+        snap(P.UPGRADING, upgrade=rolling_back(OK)),
+        P.STARTING,
+        (Action.FINISH_UPGRADE, Action.RESTART_WEB),
+    ),
     (snap(P.RESTORING, restore=job()), None, ()),
     (
         snap(P.RESTORING, db_initialized=False, restore=job(OK)),
@@ -136,7 +164,14 @@ def test_every_row_is_exercised_by_a_scenario() -> None:
 
 slots = st.one_of(
     st.none(),
-    st.builds(JobSlot, name=st.just("j"), outcome=st.sampled_from(JobOutcome), due=st.booleans()),
+    st.builds(
+        JobSlot,
+        name=st.just("j"),
+        outcome=st.sampled_from(JobOutcome),
+        due=st.booleans(),
+        awaits_backup=st.booleans(),
+        rolls_back=st.booleans(),
+    ),
 )
 snapshots = st.builds(
     ReconcileSnapshot,
@@ -188,3 +223,29 @@ def test_progressing_phases_are_the_spec_list() -> None:
         "Restoring",
         "BackingUp",
     }
+
+
+@given(snapshots)
+def test_an_upgrade_never_runs_before_its_backup(snapshot: ReconcileSnapshot) -> None:
+    transition = next_transition(snapshot)
+    if transition is not None and transition.target is Phase.UPGRADING:
+        assert snapshot.upgrade is not None
+        assert not snapshot.upgrade.awaits_backup
+
+
+@given(snapshots)
+def test_a_failed_upgrade_awaiting_its_rollback_goes_to_restoring_only(
+    snapshot: ReconcileSnapshot,
+) -> None:
+    """Web pods never start on the data a failed upgrade left, while a rollback is due."""
+    upgrade = snapshot.upgrade
+    if snapshot.phase is not Phase.UPGRADING or snapshot.blocker is not None:
+        return
+    if upgrade is None or not upgrade.rolls_back or upgrade.outcome is not JobOutcome.FAILED:
+        return
+    transition = next_transition(snapshot)
+    if snapshot.restore is None:
+        assert transition is None
+    else:
+        assert transition is not None
+        assert transition.target is Phase.RESTORING

@@ -17,7 +17,9 @@ Guarantees:
   named but absent (from the cache and from what this process just created, see
   `JobCaches.batch_job`) -> Failed (vanished). Batch Jobs are cached by the managed-by
   label (`names.CHILD_SELECTOR`); the job controllers label them;
-- an upgrade is due once its `scheduledTime` (if any) has passed;
+- an upgrade is due once its `scheduledTime` (if any) has passed; one that backs up
+  first (condition `BackedUp`, see `controllers.jobs.backup_first`) awaits its backup
+  until that condition is True, and rolls back (when it fails) until `RolledBack` is set;
 - `finish` merge-patches `phase`, `completionTime`, `message` and the condition of the
   job's status (what the job controller wrote stays; see `controllers.jobs.status`),
   the message saying why a batch Job failed and where its log is; then it sends the
@@ -117,11 +119,16 @@ def due_at(job: KubeObject) -> dt.datetime | None:
 
 def slot(job: KubeObject, find_batch_job: FindBatchJob, moment: dt.datetime) -> JobSlot:
     due = due_at(job)
+    backed_up = job_status.find_condition(job, job_status.BACKED_UP)
+    backed_up_status = None if backed_up is None else backed_up.get("status")
+    rolled_back = job_status.find_condition(job, job_status.ROLLED_BACK)
     return JobSlot(
         name=job["metadata"]["name"],
         namespace=job["metadata"]["namespace"],
         outcome=outcome(job, find_batch_job),
         due=due is None or due <= moment,
+        awaits_backup=backed_up is not None and backed_up_status != "True",
+        rolls_back=backed_up_status == "True" and rolled_back is None,
     )
 
 

@@ -30,6 +30,8 @@ class JobSlot:
     outcome: JobOutcome = JobOutcome.NOT_STARTED
     namespace: str = ""  # the job resource's (it may differ from the instance's)
     due: bool = True  # an upgrade's scheduledTime has been reached (always True otherwise)
+    awaits_backup: bool = False  # an upgrade whose backup before it has not succeeded (yet)
+    rolls_back: bool = False  # an upgrade backed up first, its rollback not settled yet
 
     @property
     def finished(self) -> bool:

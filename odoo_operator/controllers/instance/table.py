@@ -70,7 +70,10 @@ INIT_SUCCEEDED = Guard("init succeeded", lambda s: _outcome(s.init, JobOutcome.S
 INIT_FAILED = Guard("init failed", lambda s: _outcome(s.init, JobOutcome.FAILED))
 INIT_DELETED = Guard("init resource deleted", lambda s: s.init is None)
 RESTORE_PRESENT = Guard("restore present", lambda s: s.restore is not None)
-UPGRADE_DUE = Guard("upgrade present and due", lambda s: s.upgrade is not None and s.upgrade.due)
+UPGRADE_DUE = Guard(
+    "upgrade present, due, backed up if asked",
+    lambda s: s.upgrade is not None and s.upgrade.due and not s.upgrade.awaits_backup,
+)
 BACKUP_PRESENT = Guard("backup present", lambda s: s.backup is not None)
 STOPPED = Guard("R = 0", lambda s: s.replicas == 0)
 STARTED = Guard("R > 0", lambda s: s.replicas > 0)
@@ -82,7 +85,19 @@ BACKUP_DONE_MORE_PENDING = Guard(
     lambda s: _done_or_gone(s.backup) and s.backups_pending > 1,
 )
 UPGRADE_SUCCEEDED = Guard("upgrade succeeded", lambda s: _outcome(s.upgrade, JobOutcome.SUCCEEDED))
-UPGRADE_FAILED = Guard("upgrade failed or gone", lambda s: _failed_or_gone(s.upgrade))
+UPGRADE_FAILED_ROLLBACK = Guard(
+    "upgrade failed, its rollback restore present",
+    lambda s: (
+        _outcome(s.upgrade, JobOutcome.FAILED)
+        and s.upgrade is not None
+        and s.upgrade.rolls_back
+        and s.restore is not None
+    ),
+)
+UPGRADE_FAILED = Guard(
+    "upgrade failed or gone, no rollback awaited",
+    lambda s: _failed_or_gone(s.upgrade) and not (s.upgrade is not None and s.upgrade.rolls_back),
+)
 RESTORE_SUCCEEDED = Guard("restore succeeded", lambda s: _outcome(s.restore, JobOutcome.SUCCEEDED))
 RESTORE_FAILED_INITIALIZED = Guard(
     "restore failed or gone, db initialized before",
@@ -177,6 +192,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_rows(
         {P.UPGRADING},
         (P.STARTING, UPGRADE_SUCCEEDED, (Action.FINISH_UPGRADE, Action.RESTART_WEB)),
+        (P.RESTORING, UPGRADE_FAILED_ROLLBACK, (Action.FINISH_UPGRADE,)),
         (P.STARTING, UPGRADE_FAILED, (Action.FINISH_UPGRADE,)),
     ),
     *_rows(

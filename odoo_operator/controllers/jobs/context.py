@@ -12,6 +12,7 @@ from odoo_operator.controllers.notify import Notifier
 from odoo_operator.controllers.settings import OperatorSettings
 from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.client import KubeClient
+from odoo_operator.runtime.events import EventRecorder
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,4 @@ class JobContext:
     own_secrets: Lister  # Secrets labelled managed-by odoo-operator (copies included)
     jobs: JobCaches  # job resources by kind, batch Jobs, the batch Jobs just created
     clusters: Callable[[], dict[str, Cluster]]  # the parsed clusters Secret
+    recorder: EventRecorder  # Events on the instance (backup before upgrade, rollback)

@@ -14,7 +14,9 @@ Who decides what (the seam with the OdooInstance controller, `instance.jobs`):
 - the instance reconciler reads the batch Job's outcome, **finishes** the resource
   (Completed/Failed, its webhook) and leaves the phase by its table row;
 - this controller deletes terminal resources beyond `--job-history-limit` per instance
-  and kind, oldest first, and the Secrets it copied for a Job that has ended.
+  and kind, oldest first, and the Secrets it copied for a Job that has ended;
+- for upgrades, `backup_first` adds its steps: at admission, before the start (the
+  backup), after a failed batch Job (the rollback restore) and after the end.
 
 Guarantees:
 - no batch Job is created twice: its name is derived from the resource
@@ -31,6 +33,7 @@ Guarantees:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import structlog
@@ -43,6 +46,7 @@ from odoo_operator.controllers.instance.clusters import ClustersError, pick
 from odoo_operator.controllers.instance.status import now
 from odoo_operator.controllers.jobs import credentials, history, naming
 from odoo_operator.controllers.jobs import status as job_status
+from odoo_operator.controllers.jobs.backup_first import BackupFirst, UpgradeFailed
 from odoo_operator.controllers.jobs.batch import CannotRun, Target
 from odoo_operator.controllers.jobs.context import JobContext
 from odoo_operator.controllers.jobs.kinds import JobKind
@@ -56,6 +60,14 @@ from odoo_operator.runtime.resources import BATCH_JOBS
 _log = structlog.get_logger(__name__)
 
 
+def _until(moment: dt.datetime | None) -> Result:
+    """Requeue at `moment` when it is still to come (an upgrade's scheduledTime)."""
+    if moment is None:
+        return DONE
+    wait = (moment - dt.datetime.now(dt.UTC)).total_seconds()
+    return Result(requeue_after=wait) if wait > 0 else DONE
+
+
 def _validation_message(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -63,9 +75,12 @@ def _validation_message(error: ValidationError) -> str:
 
 
 class JobReconciler:
-    def __init__(self, kind: JobKind, ctx: JobContext) -> None:
+    def __init__(
+        self, kind: JobKind, ctx: JobContext, backup_first: BackupFirst | None = None
+    ) -> None:
         self.kind = kind
         self.ctx = ctx
+        self.backup_first = backup_first  # upgrades only
 
     async def reconcile(self, key: ObjectKey) -> Result:
         job = self.ctx.jobs.by_kind[self.kind.word].get(key)
@@ -73,23 +88,37 @@ class JobReconciler:
             return DONE
         if job_status.is_terminal(job):
             await self._ended(job)
-        else:
-            await self._progress(job)
+            return DONE
+        try:
+            return await self._progress(job)
+        except UpgradeFailed as failed:
+            await self._fail(job, str(failed), failed.conditions)
         return DONE
 
-    async def _progress(self, job: KubeObject) -> None:
+    async def _progress(self, job: KubeObject) -> Result:
         checked = await self._checked(job)
-        if checked is None or (job.get("status") or {}).get("jobName"):
-            return  # failed now, or running: the instance reconciler reads its outcome
+        if checked is None:
+            return DONE  # failed now
         spec, instance, instance_key = checked
+        if (job.get("status") or {}).get("jobName"):
+            if self.backup_first is not None:  # running: the instance reconciler reads
+                await self.backup_first.roll_back(job)  # its outcome; a failure rolls back
+            return DONE
         db_initialized = bool((instance.get("status") or {}).get("dbInitialized"))
         why = self.kind.why_not(spec, db_initialized)
         if why is not None:
             await self._fail(job, why)
         elif job_status.phase_of(job) is None:
-            await self._admit(job)
+            conditions: tuple[dict[str, Any], ...] = ()
+            if self.backup_first is not None:
+                conditions = self.backup_first.admission_conditions(job, spec)
+            await self._admit(job, conditions)
+        elif self.backup_first is not None and self.backup_first.awaits_backup(job):
+            await self.backup_first.back_up(job, spec)
+            return _until(instance_jobs.due_at(job))
         elif self._may_start(job, instance, instance_key):
             await self._start(job, spec, instance)
+        return DONE
 
     async def _checked(self, job: KubeObject) -> tuple[Any, KubeObject, ObjectKey] | None:
         """(spec, instance, its key); None when the resource was marked Failed instead."""
@@ -131,10 +160,11 @@ class JobReconciler:
         waiting = instance_jobs.pending(self.ctx.jobs.by_kind[self.kind.word], instance_key)
         return bool(waiting) and waiting[0]["metadata"]["name"] == job["metadata"]["name"]
 
-    async def _admit(self, job: KubeObject) -> None:
+    async def _admit(self, job: KubeObject, conditions: tuple[dict[str, Any], ...] = ()) -> None:
         due = instance_jobs.due_at(job)
         message = f"scheduled for {due.isoformat()}" if due else "waiting for its turn"
-        await self._write(job, job_status.fields(job, JobPhase.PENDING, message))
+        status = job_status.fields(job, JobPhase.PENDING, message, conditions=conditions)
+        await self._write(job, status)
 
     async def _start(self, job: KubeObject, spec: Any, instance_obj: KubeObject) -> None:
         metadata = job["metadata"]
@@ -217,8 +247,10 @@ class JobReconciler:
         what = "is being deleted" if deleted else "not found"
         await self._fail(job, f"OdooInstance {key} {what}")
 
-    async def _fail(self, job: KubeObject, message: str) -> None:
-        status = job_status.fields(job, JobPhase.FAILED, message)
+    async def _fail(
+        self, job: KubeObject, message: str, conditions: tuple[dict[str, Any], ...] = ()
+    ) -> None:
+        status = job_status.fields(job, JobPhase.FAILED, message, conditions=conditions)
         await self._write(job, status)
         job_status.ended(self.ctx.notifier, self.kind.resource, job, status)
         _log.info("job resource failed", job=job["metadata"]["name"], message=message)
@@ -231,6 +263,8 @@ class JobReconciler:
         batch_job = (job.get("status") or {}).get("jobName")
         if batch_job:
             await credentials.remove(self.ctx, metadata["namespace"], batch_job)
+        if self.backup_first is not None:
+            await self.backup_first.roll_back(job)
         await history.prune(
             self.ctx.client,
             self.kind.resource,

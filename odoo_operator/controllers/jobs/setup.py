@@ -7,7 +7,10 @@ What each watches, and what an event there reconciles:
 - OdooInstances (`watches`): the unfinished resources of this kind naming it (a phase
   change may let one start; a deletion stops them);
 - its job kind again (`watches`): the unfinished resources of the same instance, so that
-  when one ends the next one starts.
+  when one ends the next one starts;
+- the upgrade controller also: OdooBackupJobs and OdooRestoreJobs (`owns`): the upgrade
+  that made them (backup before upgrade, rollback), and reads OdooBackupSchedules (the
+  default destination of that backup; cached, no reconcile of their own here).
 
 Also registered: `odoo_operator_backup_last_success_timestamp_seconds`, read from the
 instance cache at each scrape.
@@ -23,11 +26,12 @@ from prometheus_client.registry import Collector
 from odoo_operator.controllers.instance import jobs as instance_jobs
 from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.instance.context import Context
+from odoo_operator.controllers.jobs.backup_first import BackupFirst
 from odoo_operator.controllers.jobs.context import JobContext
 from odoo_operator.controllers.jobs.kinds import KINDS
 from odoo_operator.controllers.jobs.reconciler import JobReconciler
 from odoo_operator.controllers.jobs.status import is_terminal
-from odoo_operator.controllers.resources import ODOO_INSTANCES
+from odoo_operator.controllers.resources import ODOO_BACKUP_SCHEDULES, ODOO_INSTANCES
 from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.manager import Manager
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, key_of, parse_time
@@ -89,13 +93,20 @@ def setup(manager: Manager, instance_ctx: Context) -> dict[str, JobReconciler]:
         own_secrets=own_secrets.lister,
         jobs=caches.jobs,
         clusters=instance_ctx.clusters,
+        recorder=instance_ctx.recorder,
     )
+    informers = {kind.word: manager.informer(kind.resource) for kind in KINDS}
+    schedules = manager.informer(ODOO_BACKUP_SCHEDULES)
     reconcilers: dict[str, JobReconciler] = {}
     for kind in KINDS:
-        informer = manager.informer(kind.resource)
-        reconciler = JobReconciler(kind, ctx)
+        informer = informers[kind.word]
+        upgrade = kind.word == "upgrade"
+        backup_first = BackupFirst(ctx, schedules.lister) if upgrade else None
+        reconciler = JobReconciler(kind, ctx, backup_first)
         controller = manager.controller(kind.resource.kind.lower(), reconciler)
         controller.for_(informer).owns(batch_jobs)
+        if upgrade:
+            controller.owns(informers["backup"]).owns(informers["restore"])
         controller.watches(instances, _by_instance(informer.lister))
         controller.watches(informer, _siblings(informer.lister))
         reconcilers[kind.word] = reconciler

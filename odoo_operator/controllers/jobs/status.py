@@ -2,9 +2,11 @@
 
 Every writer of a job resource's status (the job controllers while it waits and runs,
 the instance reconciler when its batch Job has finished) builds it here, so the shape is
-one: `phase`, `jobName`, `startTime`, `completionTime`, `message`, and one condition
+one: `phase`, `jobName`, `startTime`, `completionTime`, `message`, and the condition
 `Completed` (True once Completed, False once Failed, Unknown before) whose reason is the
-phase and whose `lastTransitionTime` moves only when its status changes.
+phase. An upgrade that backs up first also carries `BackedUp` and `RolledBack`
+(`controllers.jobs.backup_first`). A condition's `lastTransitionTime` moves only when
+its status changes, and writing one condition keeps the others.
 
 Guarantees:
 - `write` merge-patches the status subresource with only the fields given, so what
@@ -26,6 +28,8 @@ from odoo_operator.runtime.objects import KubeObject
 from odoo_operator.runtime.resources import Resource
 
 CONDITION = "Completed"
+BACKED_UP = "BackedUp"  # an upgrade's backup before it ran: True, False, Unknown (pending)
+ROLLED_BACK = "RolledBack"  # an upgrade that failed: its backup restored (True) or not
 TERMINAL = frozenset({JobPhase.COMPLETED.value, JobPhase.FAILED.value})
 _CONDITION_STATUS = {JobPhase.COMPLETED: "True", JobPhase.FAILED: "False"}
 
@@ -39,31 +43,74 @@ def is_terminal(job: KubeObject) -> bool:
     return phase_of(job) in TERMINAL
 
 
-def condition(
-    phase: JobPhase, message: str, previous: Mapping[str, Any] | None, moment: str
+def find_condition(job: KubeObject, type_: str) -> Mapping[str, Any] | None:
+    for found in (job.get("status") or {}).get("conditions") or ():
+        if found.get("type") == type_:
+            return dict(found)
+    return None
+
+
+def typed_condition(
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    *,
+    previous: Mapping[str, Any] | None,
+    moment: str,
 ) -> dict[str, Any]:
-    """The `Completed` condition for `phase`; `previous` is the job's current status."""
-    status = _CONDITION_STATUS.get(phase, "Unknown")
+    """Condition `type_`; `previous` is the job's current status (for lastTransitionTime)."""
     since = moment
     for old in (previous or {}).get("conditions") or ():
-        if old.get("type") == CONDITION and old.get("status") == status:
+        if old.get("type") == type_ and old.get("status") == status:
             since = old.get("lastTransitionTime") or moment
     return {
-        "type": CONDITION,
+        "type": type_,
         "status": status,
-        "reason": phase.value,
+        "reason": reason,
         "message": message,
         "lastTransitionTime": since,
     }
 
 
-def fields(job: KubeObject, phase: JobPhase, message: str, **extra: str | None) -> dict[str, Any]:
-    """`phase`, `message`, the condition, `completionTime` when terminal, and `extra`."""
+def condition(
+    phase: JobPhase, message: str, previous: Mapping[str, Any] | None, moment: str
+) -> dict[str, Any]:
+    """The `Completed` condition for `phase`; `previous` is the job's current status."""
+    status = _CONDITION_STATUS.get(phase, "Unknown")
+    return typed_condition(
+        CONDITION, status, phase.value, message, previous=previous, moment=moment
+    )
+
+
+def merged_conditions(job: KubeObject, *written: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's conditions with `written` replacing those of the same type (a merge patch
+    replaces the whole list, so every writer sends the others back)."""
+    types = {found["type"] for found in written}
+    kept = [
+        dict(found)
+        for found in (job.get("status") or {}).get("conditions") or ()
+        if found.get("type") not in types
+    ]
+    return [*kept, *written]
+
+
+def fields(
+    job: KubeObject,
+    phase: JobPhase,
+    message: str,
+    *,
+    conditions: tuple[dict[str, Any], ...] = (),
+    **extra: str | None,
+) -> dict[str, Any]:
+    """`phase`, `message`, the `Completed` condition (plus `conditions`, the job's other
+    ones kept), `completionTime` when terminal, and `extra`."""
     moment = now()
+    completed = condition(phase, message, job.get("status"), moment)
     status: dict[str, Any] = {
         "phase": phase.value,
         "message": message,
-        "conditions": [condition(phase, message, job.get("status"), moment)],
+        "conditions": merged_conditions(job, completed, *conditions),
     }
     if phase.value in TERMINAL:
         status["completionTime"] = moment

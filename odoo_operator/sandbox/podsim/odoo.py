@@ -21,7 +21,9 @@ The series (`17.0`) comes from the image tag, `18.0` when the tag has none.
 
 `SANDBOX_FAIL` (comma-separated `init`, `upgrade`, `neutralize`) makes that step fail
 with exit 1 before it touches the database: the kubectl-only way to try failure paths
-(`spec.extraEnv` of an OdooInstance reaches every Odoo container). Any other command
+(`spec.extraEnv` of an OdooInstance reaches every Odoo container). `upgrade-midway`
+instead fails an upgrade with exit 1 after its changes were committed, as a migration
+that breaks half-way leaves a database (what a rollback must undo). Any other command
 exits 127 saying it cannot be simulated.
 """
 
@@ -44,6 +46,7 @@ from odoo_operator.sandbox.podsim.odoo_schema import Database, Settings, Simulat
 DEFAULT_SERIES = "18.0"
 DEFAULT_CONFIG = "/etc/odoo/odoo.conf"
 FAIL_VARIABLE = "SANDBOX_FAIL"
+MIDWAY = "upgrade-midway"  # SANDBOX_FAIL: the upgrade commits its changes, then fails
 ODOO_EXECUTABLES = {"odoo", "odoo-bin", "odoo.py", "openerp-server"}
 ENTRYPOINTS = {"entrypoint.sh"}
 EXIT_UNSUPPORTED = 127
@@ -201,6 +204,9 @@ async def simulate(command: OdooCommand, image: str, mounts: Mapping[str, str]) 
             await database.neutralize()
         elif update:
             await database.upgrade(update, install)
+            if _failing(MIDWAY):
+                raise SimulationError(f"failing on purpose after the upgrade's changes "
+                                      f"({FAIL_VARIABLE} includes {MIDWAY})")  # fmt: skip
         else:
             await database.install(install)
     if not command.one_shot:
