@@ -9,7 +9,11 @@ Guarantees:
   computed twice from the same facts is equal, and the applier writes nothing;
 - times are RFC 3339 UTC with seconds (metav1.Time, as the server stores them);
 - `lastBackup` is the time of the backup that succeeded in this reconcile, else kept
-  as it was.
+  as it was;
+- the condition `BackupVerified` is not the instance controller's: the schedule
+  controller applies it under its own field manager (`schedule.verification`); the
+  status here never carries it, and the reconciler leaves it out of the comparison
+  (`OTHERS_CONDITIONS`), so it is neither removed nor a reason to write.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from typing import Any
 
 from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.instance.phase import PROGRESSING, Phase
+
+
+BACKUP_VERIFIED = "BackupVerified"
+OTHERS_CONDITIONS = frozenset({BACKUP_VERIFIED})
 
 
 @dataclass(frozen=True)
