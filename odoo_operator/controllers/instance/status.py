@@ -26,7 +26,6 @@ from typing import Any
 from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.instance.phase import PROGRESSING, Phase
 
-
 BACKUP_VERIFIED = "BackupVerified"
 OTHERS_CONDITIONS = frozenset({BACKUP_VERIFIED})
 
