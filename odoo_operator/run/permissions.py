@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from odoo_operator.controllers.resources import (
     JOB_RESOURCES,
     ODOO_BACKUP_JOBS,
+    ODOO_BACKUP_SCHEDULES,
     ODOO_INIT_JOBS,
     ODOO_INSTANCES,
     ODOO_RESTORE_JOBS,
@@ -129,6 +130,17 @@ CLUSTER_RULES: tuple[Rule, ...] = (
         ("create", "patch"),
         "Events recorded; a repeated one counted up in its series",
     ),
+    # The OdooBackupSchedule controller (controllers/schedule/).
+    Rule((ODOO_BACKUP_SCHEDULES,), ("list", "watch"), "watched by the schedule controller"),
+    Rule((ODOO_BACKUP_SCHEDULES,), ("patch",), "status written by server-side apply", "status"),
+    Rule(
+        (ODOO_BACKUP_SCHEDULES,),
+        ("update",),
+        "OdooBackupJobs, verification Jobs and copied Secrets owned by a schedule set "
+        "blockOwnerDeletion (OwnerReferencesPermissionEnforcement)",
+        "finalizers",
+    ),
+    Rule((ODOO_BACKUP_JOBS,), ("create",), "one OdooBackupJob per tick of a schedule"),
 )
 
 LEASE_RULES: tuple[Rule, ...] = (

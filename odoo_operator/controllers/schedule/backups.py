@@ -7,7 +7,10 @@ Guarantees:
   owner (an operator restarted between the create and the status write finds it);
 - its object key is `backups.keys.backup_key(prefix, namespace, instance, t, format)`;
 - it is owned by the schedule (controller reference: deleting the schedule deletes its
-  OdooBackupJobs, whose batch Jobs go with them) and labelled with the schedule's name;
+  OdooBackupJobs, whose batch Jobs go with them), labelled with the schedule's name and
+  annotated with its tick (`TICK_ANNOTATION`, RFC 3339): `last_tick` reads the newest
+  tick made from the backups themselves, so a reconcile whose copy of the schedule is
+  older than its copy of the backups never goes back to an earlier tick;
 - a schedule's backups are the OdooBackupJobs it is the controller owner of (by uid).
 """
 
@@ -27,7 +30,9 @@ from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, controller_owner, parse_time
 
 SCHEDULE_LABEL = "bemade.org/backup-schedule"
+TICK_ANNOTATION = "bemade.org/scheduled-at"
 TICK_FORMAT = "%Y%m%d%H%M"
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def job_name(schedule: str, tick: datetime) -> str:
@@ -70,6 +75,7 @@ def body(schedule: KubeObject, spec: OdooBackupScheduleSpec, tick: datetime) -> 
             "name": job_name(metadata["name"], tick),
             "namespace": metadata["namespace"],
             "labels": {SCHEDULE_LABEL: metadata["name"]},
+            "annotations": {TICK_ANNOTATION: tick.astimezone(UTC).strftime(RFC3339)},
             "ownerReferences": [owner_reference(schedule)],
         },
         "spec": {
@@ -99,6 +105,16 @@ def unfinished(jobs: list[KubeObject]) -> tuple[str, ...]:
 def newest_finished(jobs: list[KubeObject]) -> KubeObject | None:
     ended = [job for job in jobs if is_terminal(job)]
     return ended[-1] if ended else None
+
+
+def last_tick(jobs: list[KubeObject]) -> datetime | None:
+    """The newest tick among the schedule's backups (from `TICK_ANNOTATION`)."""
+    ticks = [
+        parse_time(stamp)
+        for job in jobs
+        if (stamp := (job["metadata"].get("annotations") or {}).get(TICK_ANNOTATION))
+    ]
+    return max(ticks, default=None)
 
 
 def completion(job: KubeObject) -> datetime | None:

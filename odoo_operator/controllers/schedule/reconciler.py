@@ -88,13 +88,16 @@ class ScheduleReconciler:
             spec.time_zone,
             spec.concurrency_policy,
             suspend=spec.suspend,
-            since=self._since(schedule),
+            since=self._since(schedule, owned),
             now=now,
             running=ticks.Running(
                 backups.unfinished(owned),
                 backups.completion(newest) if (newest := backups.newest_finished(owned)) else None,
             ),
         )
+        if (made := backups.last_tick(owned)) is not None:
+            status["lastScheduleTime"] = max(status.get("lastScheduleTime") or "",
+                                             schedule_status.stamp(made))  # fmt: skip
         if plan.tick is not None:
             await self._make(schedule, spec, plan)
             status["lastScheduleTime"] = schedule_status.stamp(plan.tick)
@@ -106,9 +109,12 @@ class ScheduleReconciler:
         return DONE if spec.suspend else Result(requeue_after=plan.requeue_after)
 
     @staticmethod
-    def _since(schedule: KubeObject) -> dt.datetime:
+    def _since(schedule: KubeObject, owned: list[KubeObject]) -> dt.datetime:
+        """The last tick made (the status's, or a newer backup's), else the creation."""
         last = (schedule.get("status") or {}).get("lastScheduleTime")
-        return parse_time(last or schedule["metadata"]["creationTimestamp"])
+        since = parse_time(last or schedule["metadata"]["creationTimestamp"])
+        made = backups.last_tick(owned)
+        return max(since, made) if made is not None else since
 
     @staticmethod
     def _ready(
