@@ -127,6 +127,10 @@ class OdooBackupScheduleStatus(ApiModel):
     last_schedule_time: datetime | None = Field(
         default=None, description="The tick of the last OdooBackupJob made."
     )
+    last_skipped_time: datetime | None = Field(
+        default=None,
+        description="The last tick skipped because a backup still ran (concurrencyPolicy Forbid).",
+    )
     last_successful_backup: BackupRecord | None = Field(
         default=None, description="The newest backup that completed."
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import json
 import os
 import secrets
 import subprocess
@@ -128,6 +127,7 @@ async def bucket(s3_server: S3Server) -> str:
 @dataclass
 class Schedules:
     operators: Operators
+    namespace: str
     clock: FakeClock
     kubeconfig: Path
     s3: S3Server
@@ -136,10 +136,6 @@ class Schedules:
     @property
     def operator(self) -> Operator:
         return self.operators.current
-
-    @property
-    def namespace(self) -> str:
-        return self.operator.namespace
 
     async def credentials(self) -> None:
         keys = {"accessKey": self.s3.access_key, "secretKey": self.s3.secret_key}
@@ -227,25 +223,6 @@ class Schedules:
         await self.settle()
         return found[job]
 
-    async def finished_at(self, job: str, when: dt.datetime) -> None:
-        """Set the OdooBackupJob's `completionTime` (the fake clock's scale), and wait for
-        the operator's cache to show it."""
-        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        patch = json.dumps({"status": {"completionTime": stamp}})
-        await self.kubectl("patch", "odoobackupjob", job, "--subresource=status",
-                           "--type=merge", "-p", patch)  # fmt: skip
-        lister = self.operator.manager.informer(ODOO_BACKUP_JOBS).lister
-        await eventually(
-            lambda: (
-                ((lister.get(ObjectKey(self.namespace, job)) or {}).get("status") or {}).get(
-                    "completionTime"
-                )
-                == stamp
-            ),
-            within=WITHIN,
-            what=f"{job} completionTime in the cache",
-        )
-
     async def listing(self) -> list[str]:
         async with self.s3.client() as s3:
             answer = await s3.list_objects_v2(Bucket=self.bucket)
@@ -261,7 +238,7 @@ async def schedules(  # noqa: PLR0917 - fixtures
     s3_server: S3Server,
     bucket: str,
 ) -> Schedules:
-    found = Schedules(operators, clock, kubeconfig, s3_server, bucket)
+    found = Schedules(operators, operator.namespace, clock, kubeconfig, s3_server, bucket)
     await found.credentials()
     return found
 

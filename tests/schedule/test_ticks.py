@@ -10,7 +10,7 @@ import pytest
 
 from odoo_operator.api.backup_schedule import ConcurrencyPolicy
 from odoo_operator.controllers.schedule.backups import job_name
-from odoo_operator.controllers.schedule.ticks import Plan, Running, latest_tick, plan
+from odoo_operator.controllers.schedule.ticks import Plan, latest_tick, plan
 
 EVERY_MINUTE = "* * * * *"
 NIGHTLY = "30 2 * * *"
@@ -23,7 +23,7 @@ def at(minutes: float) -> datetime:
 
 def plan_at(now: datetime, since: datetime = T0, **changes: Any) -> Plan:
     options: dict[str, Any] = {
-        "suspend": False, "since": since, "now": now, "running": Running(),
+        "suspend": False, "since": since, "now": now, "unfinished": (),
     }  # fmt: skip
     options.update(changes)
     policy = options.pop("policy", ConcurrencyPolicy.FORBID)
@@ -69,21 +69,21 @@ def test_suspend_makes_nothing_and_resuming_catches_up_once() -> None:
     assert plan_at(at(30.5), suspend=False).tick == at(30)
 
 
-def test_forbid_skips_a_tick_while_one_runs_and_after_it_finished() -> None:
-    running = Running(unfinished=("nightly-202603011201",))
-    result = plan_at(at(2.1), since=at(1), running=running)
+def test_forbid_skips_a_tick_while_one_runs_and_the_skipped_tick_stays_skipped() -> None:
+    running = ("nightly-202603011201",)
+    result = plan_at(at(2.1), since=at(1), unfinished=running)
     assert result.tick is None
     assert result.skipped == at(2)
-    finished = Running(last_completion=at(2.5))  # it ended after tick 2: tick 2 stays skipped
-    assert plan_at(at(2.6), since=at(1), running=finished).tick is None
-    assert plan_at(at(3.0), since=at(1), running=finished).tick == at(3)
+    # The controller records the skipped tick and passes it back as `since`.
+    assert plan_at(at(2.6), since=at(2), unfinished=()).tick is None
+    assert plan_at(at(3.0), since=at(2), unfinished=()).tick == at(3)
 
 
 def test_allow_runs_beside_and_replace_names_the_running_ones() -> None:
-    running = Running(unfinished=("a", "b"))
-    allowed = plan_at(at(2.1), since=at(1), running=running, policy=ConcurrencyPolicy.ALLOW)
+    running = ("a", "b")
+    allowed = plan_at(at(2.1), since=at(1), unfinished=running, policy=ConcurrencyPolicy.ALLOW)
     assert (allowed.tick, allowed.replace) == (at(2), ())
-    replaced = plan_at(at(2.1), since=at(1), running=running, policy=ConcurrencyPolicy.REPLACE)
+    replaced = plan_at(at(2.1), since=at(1), unfinished=running, policy=ConcurrencyPolicy.REPLACE)
     assert (replaced.tick, replaced.replace) == (at(2), ("a", "b"))
 
 
@@ -91,7 +91,7 @@ def test_a_time_zone_moves_the_tick_to_the_zone_wall_clock() -> None:
     since = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     result = plan(NIGHTLY, "America/Montreal", ConcurrencyPolicy.FORBID, suspend=False,
-                  since=since, now=now, running=Running())  # fmt: skip
+                  since=since, now=now, unfinished=())  # fmt: skip
     assert result.tick == datetime(2026, 3, 1, 7, 30, tzinfo=UTC)  # 02:30 EST
 
 

@@ -117,11 +117,6 @@ def last_tick(jobs: list[KubeObject]) -> datetime | None:
     return max(ticks, default=None)
 
 
-def completion(job: KubeObject) -> datetime | None:
-    finished = (job.get("status") or {}).get("completionTime")
-    return parse_time(finished) if finished else None
-
-
 def succeeded(job: KubeObject) -> bool:
     return phase_of(job) == "Completed"
 

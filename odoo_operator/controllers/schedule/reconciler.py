@@ -10,7 +10,7 @@ Order of one reconcile (each step is idempotent, so a crash anywhere repeats it 
    recorded (`verification`); a Failed one prunes and verifies nothing;
 3. the due tick (`ticks.plan`): Replace deletes the unfinished backups, then the backup
    of the tick is created (`backups`), or found when it exists, and `lastScheduleTime`
-   is the tick;
+   is the tick; a tick Forbid skips is recorded in `lastSkippedTime`;
 4. the status is applied (nothing is sent when it did not change), and the reconcile
    asks to be woken at the next tick (`Result(requeue_after=...)`); a suspended or
    invalid schedule waits for its next change instead.
@@ -90,10 +90,7 @@ class ScheduleReconciler:
             suspend=spec.suspend,
             since=self._since(schedule, owned),
             now=now,
-            running=ticks.Running(
-                backups.unfinished(owned),
-                backups.completion(newest) if (newest := backups.newest_finished(owned)) else None,
-            ),
+            unfinished=backups.unfinished(owned),
         )
         if (made := backups.last_tick(owned)) is not None:
             status["lastScheduleTime"] = max(status.get("lastScheduleTime") or "",
@@ -102,6 +99,7 @@ class ScheduleReconciler:
             await self._make(schedule, spec, plan)
             status["lastScheduleTime"] = schedule_status.stamp(plan.tick)
         elif plan.skipped is not None:
+            status["lastSkippedTime"] = schedule_status.stamp(plan.skipped)
             _log.info("scheduled backup skipped: one still runs (concurrencyPolicy Forbid)",
                       schedule=str(key), tick=schedule_status.stamp(plan.skipped))  # fmt: skip
         status["conditions"] = [self._ready(spec, plan, problems, previous, now)]
@@ -110,11 +108,17 @@ class ScheduleReconciler:
 
     @staticmethod
     def _since(schedule: KubeObject, owned: list[KubeObject]) -> dt.datetime:
-        """The last tick made (the status's, or a newer backup's), else the creation."""
-        last = (schedule.get("status") or {}).get("lastScheduleTime")
-        since = parse_time(last or schedule["metadata"]["creationTimestamp"])
-        made = backups.last_tick(owned)
-        return max(since, made) if made is not None else since
+        """The last tick made or skipped (the status's, or a newer backup's), else the
+        schedule's creation."""
+        status = schedule.get("status") or {}
+        found = [
+            parse_time(stamp)
+            for stamp in (status.get("lastScheduleTime"), status.get("lastSkippedTime"))
+            if stamp
+        ]
+        if (made := backups.last_tick(owned)) is not None:
+            found.append(made)
+        return max(found, default=parse_time(schedule["metadata"]["creationTimestamp"]))
 
     @staticmethod
     def _ready(

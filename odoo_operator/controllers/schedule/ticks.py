@@ -3,15 +3,16 @@ pure function of the schedule and the clock (Kubernetes CronJob semantics).
 
 Guarantees:
 - the due tick is the latest tick `t` of `spec.schedule` (in `spec.timeZone`) with
-  `since < t <= now`, where `since` is `status.lastScheduleTime` (the tick of the last
-  backup made), or the schedule's creation time before the first one; ticks missed
+  `since < t <= now`, where `since` is the last tick made or skipped, or the
+  schedule's creation time before the first one; ticks missed
   while the operator was down (or the schedule suspended) give **one** catch-up backup,
   for the latest of them, never a burst;
 - `suspend: true` makes nothing; ticks missed meanwhile give one catch-up on resume
   (as a CronJob, which counts suspended runs as missed);
-- `Forbid` (default) makes nothing while a backup of the schedule is unfinished, and a
-  tick that came while one ran stays skipped once it has finished (the tick is at or
-  before the last backup's completion): the next backup is at the next tick;
+- `Forbid` (default) makes nothing while a backup of the schedule is unfinished: the
+  tick is `skipped`, and the controller records it (`status.lastSkippedTime`) and
+  passes it back in `since`, so it stays skipped once that backup has finished: the
+  next backup is at the next tick;
 - `Allow` makes the backup whatever runs; `Replace` names the unfinished backups to
   delete before it is made;
 - `requeue_after` is the time from `now` to the next tick after `now`, exactly (> 0):
@@ -35,14 +36,6 @@ _WINDOWS = (
     timedelta(days=367),
     timedelta(days=5 * 366),
 )
-
-
-@dataclass(frozen=True)
-class Running:
-    """The schedule's backups as the controller sees them."""
-
-    unfinished: tuple[str, ...] = ()  # names of backups not Completed nor Failed
-    last_completion: datetime | None = None  # when the newest finished backup finished
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ def plan(
     suspend: bool,
     since: datetime,
     now: datetime,
-    running: Running,
+    unfinished: tuple[str, ...],
 ) -> Plan:
     """What to do at `now` (see the guarantees)."""
     upcoming = next_tick(expression, now, zone)
@@ -85,11 +78,7 @@ def plan(
     due = latest_tick(expression, zone, since, now)
     if due is None or suspend:
         return Plan(None, (), None, wait)
-    if policy is ConcurrencyPolicy.FORBID:
-        busy = bool(running.unfinished) or (
-            running.last_completion is not None and due <= running.last_completion
-        )
-        if busy:
-            return Plan(None, (), due, wait)
-    replace = running.unfinished if policy is ConcurrencyPolicy.REPLACE else ()
+    if policy is ConcurrencyPolicy.FORBID and unfinished:
+        return Plan(None, (), due, wait)
+    replace = unfinished if policy is ConcurrencyPolicy.REPLACE else ()
     return Plan(due, replace, None, wait)
