@@ -17,11 +17,7 @@ Values the server rewrites (quantities such as `1000m` -> `1`) never compare equ
 write them in the server's canonical form, or every reconcile writes.
 
 `apply_status` applies to the `status` subresource and skips when the cached status is
-equal to the desired one (same rules, both ways): we own the whole status of our kinds,
-except conditions that another field manager applies (`others_conditions`, by type):
-those are left out of the comparison, and since this field manager never sends them, its
-applies never remove them (conditions are a map list keyed by `type`, so server-side
-apply gives each item its own owner).
+equal to the desired one (same rules, both ways): we own the whole status of our kinds.
 """
 
 from __future__ import annotations
@@ -113,17 +109,6 @@ def _check_identity(resource: Resource, body: Mapping[str, Any]) -> None:
         )
 
 
-def _without(status: Any, condition_types: frozenset[str]) -> Any:
-    """`status` without the conditions of `condition_types` (a copy only when needed)."""
-    if not condition_types or not isinstance(status, Mapping):
-        return status
-    conditions = status.get("conditions") or ()
-    if not any(c.get("type") in condition_types for c in conditions):
-        return status
-    kept = [c for c in conditions if c.get("type") not in condition_types]
-    return {**status, "conditions": kept}
-
-
 @dataclass(frozen=True)
 class Applied:
     """The object after the apply (the cached one when skipped) and whether we wrote."""
@@ -178,18 +163,13 @@ class Applier:
         return Applied(freeze(strip_managed_fields(result)), written=True)
 
     async def apply_status(
-        self,
-        resource: Resource,
-        desired: Mapping[str, Any],
-        current: KubeObject | None,
-        *,
-        others_conditions: frozenset[str] = frozenset(),
+        self, resource: Resource, desired: Mapping[str, Any], current: KubeObject | None
     ) -> Applied:
         _check_identity(resource, desired)
         if "status" not in desired:
             raise ValueError(f"apply_status {resource.kind}: the body has no status")
         if current is not None:
-            have, want = _without(current.get("status"), others_conditions), desired["status"]
+            have, want = current.get("status"), desired["status"]
             if contains(have, want) and contains(want, have):
                 self._count(resource, "skipped", status=True)
                 return Applied(current, written=False)

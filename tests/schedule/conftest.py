@@ -257,11 +257,13 @@ async def _env(operator: Operator, container: Any) -> dict[str, str]:
     return env
 
 
-async def run_container(operator: Operator, job_name: str, tmp_path: Path) -> int:
+async def run_container(
+    operator: Operator, job_name: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
     """Play the kubelet for batch Job `job_name` and run its one container's command for
     real (`odoo-operator job ...` of this checkout), then report the Job's outcome by its
     exit status, as the Job controller would. The termination-log file is redirected
-    under `tmp_path`. Returns the exit status."""
+    under `tmp_path`. Returns the finished process (exit status and output)."""
     batch = await BatchV1Api(operator.api).read_namespaced_job(job_name, operator.namespace)
     (container,) = batch.spec.template.spec.containers
     assert container.command == ["odoo-operator"]
@@ -275,4 +277,4 @@ async def run_container(operator: Operator, job_name: str, tmp_path: Path) -> in
     message = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
     await finish_job(operator.api, operator.namespace, job_name, succeeded=done.returncode == 0,
                      message=f"exit {done.returncode}: {message[0][:200]}")  # fmt: skip
-    return done.returncode
+    return done

@@ -85,21 +85,22 @@ async def test_retention_deletes_exactly_what_the_policy_drops_and_nothing_after
 
 
 async def _database_with_rows(schedules: Schedules, server: PostgresServer) -> None:
-    """The instance's database, made as its role (the Odoo container would make it)."""
+    """The instance's database with a table, made as its role (as Odoo would make it)."""
     instance = await schedules.operator.get("shop")
     database = instance["spec"]["database"]["name"]
     secret = await CoreV1Api(schedules.operator.api).read_namespaced_secret(
         names.user_secret("shop"), schedules.namespace
     )
-    role = base64.b64decode(secret.data[names.USER_SECRET_USERNAME]).decode()
-    admin = await asyncpg.connect(server.dsn)
+    keys = (names.USER_SECRET_USERNAME, names.USER_SECRET_PASSWORD)
+    role, password = (base64.b64decode(secret.data[key]).decode() for key in keys)
+    login = {"host": server.host, "port": server.port, "user": role, "password": password}
+    connection = await asyncpg.connect(database="postgres", **login)
     try:
-        quoted = await admin.fetchval("SELECT format('%I', $1::text)", database)
-        owner = await admin.fetchval("SELECT format('%I', $1::text)", role)
-        await admin.execute(f"CREATE DATABASE {quoted} OWNER {owner}")
+        quoted = await connection.fetchval("SELECT format('%I', $1::text)", database)
+        await connection.execute(f"CREATE DATABASE {quoted}")
     finally:
-        await admin.close()
-    connection = await asyncpg.connect(server.dsn, database=database)
+        await connection.close()
+    connection = await asyncpg.connect(database=database, **login)
     try:
         await connection.execute("CREATE TABLE partner (id serial PRIMARY KEY, name text)")
         await connection.execute(
@@ -111,7 +112,8 @@ async def _database_with_rows(schedules: Schedules, server: PostgresServer) -> N
 
 async def _backup_for_real(schedules: Schedules, job: str, tmp_path: Path) -> None:
     batch = await batch_job_of(schedules.operator, "odoobackupjobs", job)
-    assert await run_container(schedules.operator, batch, tmp_path) == 0
+    done = await run_container(schedules.operator, batch, tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
     await schedules.wait_until_finished(job)
 
 
@@ -158,7 +160,8 @@ async def test_verification_passes_for_a_good_backup_and_fails_for_a_corrupted_o
         verify, ns)).spec.template.spec.containers  # fmt: skip
     assert container.args[:2] == ["job", "verify"]
     assert {e.name for e in container.env if e.value is not None} == {"PGHOST", "PGPORT"}
-    assert await run_container(schedules.operator, verify, tmp_path) == 0
+    done = await run_container(schedules.operator, verify, tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
     schedule = await schedules.wait(NAME, lambda s: _verified(s).get("key") == good_key,
                                     "the first verification recorded")  # fmt: skip
     assert _verified(schedule)["result"] == "Passed"
@@ -182,7 +185,8 @@ async def test_verification_passes_for_a_good_backup_and_fails_for_a_corrupted_o
             data = await body.read()
         await s3.put_object(Bucket=schedules.bucket, Key=bad_key, Body=data[: len(data) // 2])
     verify = await _verify_job(schedules, bad)
-    assert await run_container(schedules.operator, verify, tmp_path) != 0
+    done = await run_container(schedules.operator, verify, tmp_path)
+    assert done.returncode == 1, done.stderr + done.stdout
     schedule = await schedules.wait(NAME, lambda s: _verified(s).get("key") == bad_key,
                                     "the second verification recorded")  # fmt: skip
     assert _verified(schedule)["result"] == "Failed"

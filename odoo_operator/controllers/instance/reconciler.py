@@ -35,12 +35,7 @@ from odoo_operator.controllers.instance.defaults import spec_defaults
 from odoo_operator.controllers.instance.ensure import ensure_children, replicas
 from odoo_operator.controllers.instance.phase import Phase
 from odoo_operator.controllers.instance.snapshot import JobOutcome, ReconcileSnapshot
-from odoo_operator.controllers.instance.status import (
-    OTHERS_CONDITIONS,
-    Observed,
-    desired_status,
-    now,
-)
+from odoo_operator.controllers.instance.status import Observed, desired_status, now
 from odoo_operator.controllers.instance.table import Action, next_transition
 from odoo_operator.controllers.notify import Notification
 from odoo_operator.controllers.resources import ODOO_INSTANCES
@@ -182,9 +177,7 @@ class InstanceReconciler:
             "metadata": {"name": key.name, "namespace": key.namespace},
             "status": desired_status(observed, obj.get("status")),
         }
-        applied = await ctx.applier.apply_status(
-            ODOO_INSTANCES, body, obj, others_conditions=OTHERS_CONDITIONS
-        )
+        applied = await ctx.applier.apply_status(ODOO_INSTANCES, body, obj)
         if applied.written:
             ctx.writes.remember(ODOO_INSTANCES, applied.object)
         if phase is not snapshot.phase:

@@ -11,9 +11,10 @@ Guarantees:
 - `lastBackup` is the time of the backup that succeeded in this reconcile, else kept
   as it was;
 - the condition `BackupVerified` is not the instance controller's: the schedule
-  controller applies it under its own field manager (`schedule.verification`); the
-  status here never carries it, and the reconciler leaves it out of the comparison
-  (`OTHERS_CONDITIONS`), so it is neither removed nor a reason to write.
+  controller writes it (`schedule.verification`); the status here carries it over from
+  the previous one as it is, so the instance controller's writes keep it. (Server-side
+  apply could give it its own owner if conditions were merged item by item, but the
+  API server this project tests on treats the list as one value.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.instance.phase import PROGRESSING, Phase
 
 BACKUP_VERIFIED = "BackupVerified"
-OTHERS_CONDITIONS = frozenset({BACKUP_VERIFIED})
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ def desired_status(
             ),
         ],
     }
+    if BACKUP_VERIFIED in conditions:
+        status["conditions"].append(dict(conditions[BACKUP_VERIFIED]))
     if observed.url:
         status["url"] = observed.url
     if observed.message:

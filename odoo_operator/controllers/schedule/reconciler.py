@@ -247,7 +247,7 @@ class ScheduleReconciler:
                 have.get(field) == wanted[field] for field in ("status", "reason", "message")
             ):
                 return
-        await verification.mark_instance(self.ctx.jobs, instance, wanted)
+        await verification.mark_instance(self.ctx.jobs, cached, wanted)
 
     async def _make(
         self, schedule: KubeObject, spec: OdooBackupScheduleSpec, plan: ticks.Plan

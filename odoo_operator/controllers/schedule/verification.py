@@ -10,10 +10,13 @@ Guarantees:
   Job's reason and message and where its log is; a Job that vanished before it finished
   is Failed too. Nothing else counts as a pass;
 - the instance's condition `BackupVerified` (True, reason `Passed`; False, reason
-  `Failed`) is written by server-side apply under its own field manager
-  (`FIELD_MANAGER`), as the only field of that apply: the instance controller applies
-  its own conditions under another manager and never sends this one, so neither write
-  removes the other's (conditions are a map list keyed by `type`);
+  `Failed`) is written by a merge patch of the instance's status conditions (the cached
+  list with that one condition replaced), guarded by the cached resourceVersion: a
+  stale cache gets a 409 and the reconcile is retried, so the instance controller's
+  conditions are never overwritten by old ones. The instance controller carries the
+  condition over in its own writes (`instance.status`); should one of them bring back
+  an older value from a stale cache, the instance's update reconciles the schedule,
+  which writes it again (`_sync_instance_condition` in the reconciler);
 - `odoo_operator_backup_last_verified_timestamp_seconds{namespace,schedule,instance}`
   is read at each scrape from the schedules' `status.lastPassedVerification`, so it is
   the time of the last verification that **passed** and survives a restart.
@@ -43,7 +46,6 @@ from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.client import ApiError
 from odoo_operator.runtime.objects import (
     KubeObject,
-    ObjectKey,
     controller_owner,
     parse_time,
     thaw,
@@ -51,7 +53,6 @@ from odoo_operator.runtime.objects import (
 from odoo_operator.runtime.resources import BATCH_JOBS
 
 CONDITION = BACKUP_VERIFIED
-FIELD_MANAGER = "odoo-operator-backup-verification"
 
 
 @dataclass(frozen=True)
@@ -156,17 +157,21 @@ def instance_condition(passed: bool, message: str, instance: KubeObject | None) 
     }
 
 
-async def mark_instance(ctx: JobContext, key: ObjectKey, condition: dict[str, Any]) -> None:
-    """Apply the instance's `BackupVerified` condition (see the guarantees)."""
-    body = {
-        "apiVersion": ODOO_INSTANCES.api_version,
-        "kind": ODOO_INSTANCES.kind,
-        "metadata": {"name": key.name, "namespace": key.namespace},
-        "status": {"conditions": [condition]},
+async def mark_instance(ctx: JobContext, instance: KubeObject, condition: dict[str, Any]) -> None:
+    """Write the instance's `BackupVerified` condition (see the guarantees)."""
+    metadata = instance["metadata"]
+    kept = [
+        dict(found)
+        for found in (instance.get("status") or {}).get("conditions") or ()
+        if found.get("type") != CONDITION
+    ]
+    patch = {
+        "metadata": {"resourceVersion": metadata["resourceVersion"]},
+        "status": {"conditions": [*kept, condition]},
     }
     try:
-        await ctx.client.apply(
-            ODOO_INSTANCES, body, field_manager=FIELD_MANAGER, subresource="status"
+        await ctx.client.merge_patch(
+            ODOO_INSTANCES, metadata["name"], patch, metadata["namespace"], subresource="status"
         )
     except ApiError as error:
         if not error.not_found:
