@@ -44,7 +44,7 @@ from tests.jobs.conftest import OPERATOR_IMAGE
 from tests.kubectl import kubectl, kubectl_json
 from tests.runtime.helpers import eventually
 
-WITHIN = 60.0
+WITHIN = 120.0  # generous: the machine runs other suites beside these
 S3_SECRET = "s3-credentials"
 
 

@@ -4,13 +4,15 @@ after the newest successful one, and writes the status.
 Order of one reconcile (each step is idempotent, so a crash anywhere repeats it safely):
 1. the schedule is checked (model, cron expression, time zone, instance in the
    schedule's namespace): an invalid one gets `Ready=False, Invalid` and nothing runs;
-2. the newest finished backup it owns: when it Completed, it becomes
-   `lastSuccessfulBackup`, retention runs once for it (`retention`, recorded in
-   `prunedAfter`) and, with `verify`, its verification Job is made or its verdict
-   recorded (`verification`); a Failed one prunes and verifies nothing;
-3. the due tick (`ticks.plan`): Replace deletes the unfinished backups, then the backup
+2. the due tick (`ticks.plan`): Replace deletes the unfinished backups, then the backup
    of the tick is created (`backups`), or found when it exists, and `lastScheduleTime`
-   is the tick; a tick Forbid skips is recorded in `lastSkippedTime`;
+   is the tick; a tick Forbid skips is recorded in `lastSkippedTime`. It comes first,
+   so that nothing after it (S3 down) can stop the schedule's backups;
+3. the newest finished backup it owns: when it Completed, it becomes
+   `lastSuccessfulBackup`, retention runs once for it (`retention`, recorded in
+   `prunedAfter`; a failure is in `Ready`'s message and tried again at the next
+   reconcile) and, with `verify`, its verification Job is made or its verdict recorded
+   (`verification`); a Failed one prunes and verifies nothing;
 4. the status is applied (nothing is sent when it did not change), and the reconcile
    asks to be woken at the next tick (`Result(requeue_after=...)`); a suspended or
    invalid schedule waits for its next change instead.
@@ -82,7 +84,6 @@ class ScheduleReconciler:
             return DONE
         instance = backups.instance_key(schedule, spec)
         owned = backups.owned(schedule, self.ctx.backup_jobs, instance)
-        problems = await self._after_newest(schedule, spec, instance, owned, status)
         plan = ticks.plan(
             spec.schedule,
             spec.time_zone,
@@ -102,6 +103,7 @@ class ScheduleReconciler:
             status["lastSkippedTime"] = schedule_status.stamp(plan.skipped)
             _log.info("scheduled backup skipped: one still runs (concurrencyPolicy Forbid)",
                       schedule=str(key), tick=schedule_status.stamp(plan.skipped))  # fmt: skip
+        problems = await self._after_newest(schedule, spec, instance, owned, status)
         status["conditions"] = [self._ready(spec, plan, problems, previous, now)]
         await self._write(schedule, status)
         return DONE if spec.suspend else Result(requeue_after=plan.requeue_after)
@@ -163,6 +165,10 @@ class ScheduleReconciler:
                 )
             except CannotRun as error:  # tried again at the next reconcile
                 problems.append(f"retention: {error}")
+            except Exception as error:  # S3 down must not stop the schedule
+                _log.warning("retention failed", schedule=schedule["metadata"]["name"],
+                             error=str(error))  # fmt: skip
+                problems.append(f"retention failed, tried again at the next reconcile: {error}")
             else:
                 status["prunedAfter"] = key
                 status["backups"] = outcome.kept
