@@ -114,6 +114,10 @@ class OdooBackupScheduleStatus(ApiModel):
     last_schedule_time: datetime | None = Field(
         default=None, description="The tick of the last OdooBackupJob made."
     )
+    last_skipped_time: datetime | None = Field(
+        default=None,
+        description="The last tick skipped because a backup still ran (concurrencyPolicy Forbid).",
+    )
     last_successful_backup: BackupRecord | None = Field(
         default=None, description="The newest backup that completed."
     )
@@ -122,6 +126,13 @@ class OdooBackupScheduleStatus(ApiModel):
     )
     backups: int | None = Field(
         default=None, description="How many backups the schedule keeps under its prefix."
+    )
+    pruned_after: str | None = Field(
+        default=None,
+        description="Key of the backup after which retention last ran (once per backup).",
+    )
+    last_passed_verification: datetime | None = Field(
+        default=None, description="When a verification last passed (the metric's value)."
     )
     conditions: tuple[Condition, ...] = Field(
         default=(), description="Standard conditions.", json_schema_extra=CONDITIONS_LIST

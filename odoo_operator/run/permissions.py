@@ -130,18 +130,28 @@ CLUSTER_RULES: tuple[Rule, ...] = (
         ("create", "patch"),
         "Events recorded; a repeated one counted up in its series",
     ),
-    # Backup before upgrade, rollback on failure (controllers/jobs/backup_first.py).
-    Rule(
-        (ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS),
-        ("create",),
-        "an OdooUpgradeJob with backupFirst creates its OdooBackupJob before it runs and, "
-        "when it fails, the OdooRestoreJob that rolls it back",
-    ),
+    # The OdooBackupSchedule controller (controllers/schedule/) and backup before upgrade
+    # (controllers/jobs/backup_first.py).
     Rule(
         (ODOO_BACKUP_SCHEDULES,),
         ("list", "watch"),
-        "read by the upgrade controller: an instance's schedule makes backupFirst the "
-        "default and gives the backup its destination",
+        "watched by the schedule controller; read by the upgrade controller: an instance's "
+        "schedule makes backupFirst the default and gives the backup its destination",
+    ),
+    Rule((ODOO_BACKUP_SCHEDULES,), ("patch",), "status written by server-side apply", "status"),
+    Rule(
+        (ODOO_BACKUP_SCHEDULES,),
+        ("update",),
+        "OdooBackupJobs, verification Jobs and copied Secrets owned by a schedule set "
+        "blockOwnerDeletion (OwnerReferencesPermissionEnforcement)",
+        "finalizers",
+    ),
+    Rule(
+        (ODOO_BACKUP_JOBS, ODOO_RESTORE_JOBS),
+        ("create",),
+        "one OdooBackupJob per tick of a schedule; an OdooUpgradeJob with backupFirst creates "
+        "its OdooBackupJob before it runs and, when it fails, the OdooRestoreJob that rolls "
+        "it back",
     ),
 )
 

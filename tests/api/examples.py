@@ -159,6 +159,7 @@ SCHEDULE_SPEC: dict[str, Any] = {
 }
 SCHEDULE_STATUS: dict[str, Any] = {
     "lastScheduleTime": WHEN,
+    "lastSkippedTime": "2025-03-01T10:21:30Z",
     "lastSuccessfulBackup": {"key": "nightly/ns/shop/20250301T102030Z.zip", "time": WHEN},
     "lastVerified": {
         "key": "nightly/ns/shop/20250301T102030Z.zip",
@@ -167,6 +168,8 @@ SCHEDULE_STATUS: dict[str, Any] = {
         "message": "module versions differ: sale",
     },
     "backups": 11,
+    "prunedAfter": "nightly/ns/shop/20250301T102030Z.zip",
+    "lastPassedVerification": "2025-02-28T10:40:00Z",
     "conditions": CONDITIONS[:1],
 }
 

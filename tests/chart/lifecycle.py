@@ -9,7 +9,9 @@ SSA of every child kind (create and patch), the user Secret's POST, the finalize
 spec defaults (patch), status (patch on each kind's `status`), `blockOwnerDeletion`
 (update on `odooinstances/finalizers`), the Ingress removed (delete), the webhook token
 Secret read (get), an Event series counted up (patch), the web pods restarted (patch),
-the Lease (get, create, update), and the cleanup on delete.
+the Lease (get, create, update), a backup schedule's catch-up backup and verification
+Job (its OdooBackupJob created, blockOwnerDeletion on `odoobackupschedules/finalizers`,
+the instance's `BackupVerified` condition), and the cleanup on delete.
 
 While waiting, every step reads the operator's log: a line with a 403 or "forbidden"
 ends the lifecycle at once with `Forbidden` (a refused request is never waited out).
@@ -30,6 +32,7 @@ import asyncpg
 from kubernetes_asyncio.client import (
     ApiClient,
     AppsV1Api,
+    BatchV1Api,
     CoreV1Api,
     CustomObjectsApi,
     NetworkingV1Api,
@@ -208,6 +211,51 @@ async def back_up(lc: Lifecycle) -> None:
     await lc.until_job_phase("odoobackupjobs", "shop-backup", "Completed")
 
 
+async def schedule_backups(lc: Lifecycle) -> None:
+    """A yearly schedule with verification, its status written; the test moves its
+    `lastScheduleTime` back two years, as if the operator had been down across a tick,
+    so the catch-up backup comes at once (and no other tick comes during the lifecycle);
+    the backup and its verification Job run (the test plays them)."""
+    destination = {"bucket": "backups", "endpoint": "http://127.0.0.1:9"}
+    spec = {"odooInstanceRef": {"name": lc.name}, "schedule": "0 0 1 1 *",
+            "destination": destination, "verify": True}  # fmt: skip
+    await lc.create("odoobackupschedules", "OdooBackupSchedule", "yearly", spec)
+
+    async def status_written() -> bool:
+        schedule = await lc.get("odoobackupschedules", "yearly") or {}
+        return bool((schedule.get("status") or {}).get("conditions"))
+
+    await lc.until(status_written, "the schedule's status")
+    two_years_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * 366 * 86400))
+    await lc.objects.patch_namespaced_custom_object_status(
+        GROUP, VERSION, lc.namespace, "odoobackupschedules", "yearly",
+        {"status": {"lastScheduleTime": two_years_ago}}, _content_type=MERGE_PATCH,
+    )  # fmt: skip
+    backup = f"yearly-{time.gmtime().tm_year}01010000"
+    await lc.until_phase("BackingUp")
+    await play_job(lc, "odoobackupjobs", backup)
+    await lc.until_job_phase("odoobackupjobs", backup, "Completed")
+
+    async def verification_job() -> str | None:
+        jobs = await BatchV1Api(lc.api).list_namespaced_job(lc.namespace)
+        return next((j.metadata.name for j in jobs.items if "-verify-" in j.metadata.name), None)
+
+    async def verification_made() -> bool:
+        return await verification_job() is not None
+
+    await lc.until(verification_made, "the verification Job")
+    name = await verification_job()
+    assert name is not None
+    await finish_job(lc.api, lc.namespace, name, succeeded=True)
+
+    async def verified() -> bool:
+        schedule = await lc.get("odoobackupschedules", "yearly") or {}
+        return ((schedule.get("status") or {}).get("lastVerified") or {}).get("result") == "Passed"
+
+    await lc.until(verified, "the verification recorded")
+    await lc.until_phase("Running")
+
+
 async def upgrade(lc: Lifecycle) -> None:
     spec = {"odooInstanceRef": {"name": lc.name}, "modules": ["base"]}
     await lc.create("odooupgradejobs", "OdooUpgradeJob", "shop-upgrade", spec)
@@ -294,6 +342,7 @@ STEPS: tuple[Step, ...] = (
     create_instance,
     initialize,
     back_up,
+    schedule_backups,
     upgrade,
     restore,
     drop_ingress,

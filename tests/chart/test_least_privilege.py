@@ -95,11 +95,9 @@ OFF_LIFECYCLE = {
     Permission("ClusterRole", "", "secrets", "delete"): "S3 credentials copied from elsewhere",
     Permission("ClusterRole", "batch", "jobs", "get"): "a batch Job adopted after a crash",
     Permission("ClusterRole", "batch", "jobs", "delete"): "instance deleted while a job runs",
-    # Backup before upgrade (tests/jobs/test_backup_first.py, tests/sandbox/test_backup_first.py)
-    **{
-        Permission("ClusterRole", "bemade.org", plural, "create"): "upgrade with backupFirst"
-        for plural in ("odoobackupjobs", "odoorestorejobs")
-    },
+    # The rollback of an upgrade with backupFirst that failed (tests/jobs/test_backup_first.py,
+    # tests/sandbox/test_backup_first.py); OdooBackupJobs are created by the schedule step.
+    Permission("ClusterRole", "bemade.org", "odoorestorejobs", "create"): "upgrade rollback",
 }
 
 

@@ -31,6 +31,7 @@ from kubernetes_asyncio.client import (
 from odoo_operator import controllers
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.controllers.instance import names
+from odoo_operator.controllers.schedule.context import Clock
 from odoo_operator.controllers.settings import OperatorSettings
 from odoo_operator.run.flags import defaults
 from odoo_operator.runtime.manager import Manager
@@ -180,9 +181,12 @@ async def start_operator(
     api: ApiClient,
     namespace: str,
     operator_namespace: str,
+    *,
+    clock: Clock | None = None,
     **settings_changes: Any,
 ) -> tuple[Operator, asyncio.Task[None]]:
-    """The operator in this process; `settings_changes` override `OperatorSettings` fields."""
+    """The operator in this process; `settings_changes` override `OperatorSettings` fields;
+    `clock`: the schedule controller's time (None: the system's)."""
     options, settings = defaults()
     options = options.model_copy(
         update={
@@ -198,7 +202,7 @@ async def start_operator(
     )
     manager = Manager(options)
     await manager.connect()
-    controllers.setup(manager, settings)
+    controllers.setup(manager, settings, clock)
     task = asyncio.create_task(manager.run(handle_signals=False))
     await eventually(manager.controllers[0].workers_alive, what="controller started")
     return Operator(manager, settings, api, namespace), task

@@ -9,7 +9,12 @@ Guarantees:
   computed twice from the same facts is equal, and the applier writes nothing;
 - times are RFC 3339 UTC with seconds (metav1.Time, as the server stores them);
 - `lastBackup` is the time of the backup that succeeded in this reconcile, else kept
-  as it was.
+  as it was;
+- the condition `BackupVerified` is not the instance controller's: the schedule
+  controller writes it (`schedule.verification`); the status here carries it over from
+  the previous one as it is, so the instance controller's writes keep it. (Server-side
+  apply could give it its own owner if conditions were merged item by item, but the
+  API server this project tests on treats the list as one value.)
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any
 
 from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.instance.phase import PROGRESSING, Phase
+
+BACKUP_VERIFIED = "BackupVerified"
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ def desired_status(
             ),
         ],
     }
+    if BACKUP_VERIFIED in conditions:
+        status["conditions"].append(dict(conditions[BACKUP_VERIFIED]))
     if observed.url:
         status["url"] = observed.url
     if observed.message:

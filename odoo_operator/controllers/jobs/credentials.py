@@ -8,7 +8,9 @@ Guarantees:
   owned by the job resource (deleted with it, and when it ends);
 - a restore source's `masterPassword` goes into `<job name>-source` the same way:
   the Job's environment never holds a literal secret value;
-- a copy that exists already (an operator restarted mid-way) is brought up to date.
+- a copy that exists already (an operator restarted mid-way) is brought up to date;
+- `s3_keys` reads the two keys for the operator's own requests (a schedule's retention)
+  with the same checks; the values are returned, never logged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from odoo_operator.api.job_resources import SecretRef
 from odoo_operator.controllers.jobs import batch, naming
 from odoo_operator.controllers.jobs.batch import CannotRun, Target
 from odoo_operator.controllers.jobs.context import JobContext
@@ -50,15 +53,9 @@ async def _write(ctx: JobContext, body: dict[str, Any]) -> None:
         )
 
 
-async def s3_secret(ctx: JobContext, kind: JobKind, spec: Spec, target: Target) -> str | None:
-    """The name of the S3 credentials Secret in the job's namespace, copied if needed."""
-    found = kind.s3(spec)
-    ref = found[1].s3_credentials_secret_ref if found is not None else None
-    if found is None or ref is None:
-        return None
-    field = found[0]
-    key = ObjectKey(ref.namespace or target.namespace, ref.name)
-    where = f"{field}.s3CredentialsSecretRef"
+async def s3_keys(ctx: JobContext, where: str, key: ObjectKey) -> dict[str, str]:
+    """`accessKey` and `secretKey` of the Secret at `key`; `where` names the field that
+    refers to it in the `CannotRun` message. The values stay in memory: never log them."""
     source = await _read(ctx, key)
     if source is None:
         raise CannotRun(f"{where}: Secret {key} not found")
@@ -66,12 +63,32 @@ async def s3_secret(ctx: JobContext, kind: JobKind, spec: Spec, target: Target) 
     missing = [name for name in S3_KEYS if name not in data]
     if missing:
         raise CannotRun(f"{where}: Secret {key} has no key {', '.join(missing)}")
+    return {name: base64.b64decode(data[name]).decode() for name in S3_KEYS}
+
+
+async def s3_secret_for(
+    ctx: JobContext, field: str, ref: SecretRef | None, target: Target
+) -> str | None:
+    """The name of the Secret `field.s3CredentialsSecretRef` names, in the target's
+    namespace: itself when it is there, else a copy made for the Job."""
+    if ref is None:
+        return None
+    key = ObjectKey(ref.namespace or target.namespace, ref.name)
+    values = await s3_keys(ctx, f"{field}.s3CredentialsSecretRef", key)
     if key.namespace == target.namespace:
         return key.name
     name = naming.s3_credentials_copy(target.job_name)
-    values = {name_: base64.b64decode(data[name_]).decode() for name_ in S3_KEYS}
     await _write(ctx, batch.copied_secret(target, name, values))
     return name
+
+
+async def s3_secret(ctx: JobContext, kind: JobKind, spec: Spec, target: Target) -> str | None:
+    """The name of the S3 credentials Secret in the job's namespace, copied if needed."""
+    found = kind.s3(spec)
+    if found is None:
+        return None
+    field, location = found
+    return await s3_secret_for(ctx, field, location.s3_credentials_secret_ref, target)
 
 
 async def source_secret(ctx: JobContext, kind: JobKind, spec: Spec, target: Target) -> str | None:

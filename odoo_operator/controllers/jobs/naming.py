@@ -9,7 +9,10 @@ Guarantees:
 - it is a DNS label of at most 63 characters (`MAX_JOB_NAME`): `<name>-<kind>-<6 hex>`,
   the name cut (and its trailing `-`/`.` dropped) when it would be longer; a batch Job's
   pods carry its name in a label, which is limited to 63 characters;
-- the Secrets copied for the Job are `<job name>-s3` and `<job name>-source`.
+- the Secrets copied for the Job are `<job name>-s3` and `<job name>-source`;
+- `fit(head, suffix, unique_by)` is the one truncation rule: `<head><suffix>` when it is
+  at most 63 characters, else `<head cut>-<6 hex of unique_by><suffix>`, so two long heads
+  that differ only past the cut still get different names.
 """
 
 from __future__ import annotations
@@ -20,12 +23,26 @@ MAX_JOB_NAME = 63
 _HASH_LENGTH = 6
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LENGTH]
+
+
+def _cut(head: str, room: int) -> str:
+    return head[:room].rstrip("-.")
+
+
 def batch_job_name(kind: str, name: str, uid: str) -> str:
     """`<name>-<kind>-<hash of uid>`; `kind` is the short word (init, upgrade, ...)."""
-    digest = hashlib.sha256(uid.encode()).hexdigest()[:_HASH_LENGTH]
-    suffix = f"-{kind}-{digest}"
-    head = name[: MAX_JOB_NAME - len(suffix)].rstrip("-.")
-    return f"{head}{suffix}"
+    suffix = f"-{kind}-{_digest(uid)}"
+    return f"{_cut(name, MAX_JOB_NAME - len(suffix))}{suffix}"
+
+
+def fit(head: str, suffix: str, unique_by: str) -> str:
+    """`<head><suffix>` within 63 characters (see the guarantees)."""
+    if len(head) + len(suffix) <= MAX_JOB_NAME:
+        return f"{head}{suffix}"
+    marked = f"-{_digest(unique_by)}{suffix}"
+    return f"{_cut(head, MAX_JOB_NAME - len(marked))}{marked}"
 
 
 def s3_credentials_copy(job_name: str) -> str:
