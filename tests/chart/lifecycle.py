@@ -11,7 +11,8 @@ spec defaults (patch), status (patch on each kind's `status`), `blockOwnerDeleti
 Secret read (get), an Event series counted up (patch), the web pods restarted (patch),
 the Lease (get, create, update), a backup schedule's catch-up backup and verification
 Job (its OdooBackupJob created, blockOwnerDeletion on `odoobackupschedules/finalizers`,
-the instance's `BackupVerified` condition), and the cleanup on delete.
+the instance's `BackupVerified` condition), the backup an upgrade takes first (created by
+the upgrade's controller), and the cleanup on delete.
 
 While waiting, every step reads the operator's log: a line with a 403 or "forbidden"
 ends the lifecycle at once with `Forbidden` (a refused request is never waited out).
@@ -257,8 +258,27 @@ async def schedule_backups(lc: Lifecycle) -> None:
 
 
 async def upgrade(lc: Lifecycle) -> None:
+    """The instance has a backup schedule now, so `backupFirst` defaults to true: the
+    operator's pre-upgrade OdooBackupJob runs (the test plays it), then the upgrade."""
     spec = {"odooInstanceRef": {"name": lc.name}, "modules": ["base"]}
     await lc.create("odooupgradejobs", "OdooUpgradeJob", "shop-upgrade", spec)
+
+    async def pre_upgrade_backup() -> str | None:
+        jobs = await lc.objects.list_namespaced_custom_object(
+            GROUP, VERSION, lc.namespace, "odoobackupjobs"
+        )
+        prefix = "shop-upgrade-pre-upgrade-"
+        found = (j["metadata"]["name"] for j in jobs["items"])
+        return next((name for name in found if name.startswith(prefix)), None)
+
+    async def backup_made() -> bool:
+        return await pre_upgrade_backup() is not None
+
+    await lc.until(backup_made, "the pre-upgrade backup")
+    backup = await pre_upgrade_backup()
+    assert backup is not None
+    await play_job(lc, "odoobackupjobs", backup)
+    await lc.until_job_phase("odoobackupjobs", backup, "Completed")
     await lc.until_phase("Upgrading")
     await play_job(lc, "odooupgradejobs", "shop-upgrade")
     await lc.until_job_phase("odooupgradejobs", "shop-upgrade", "Completed")

@@ -96,7 +96,8 @@ OFF_LIFECYCLE = {
     Permission("ClusterRole", "batch", "jobs", "get"): "a batch Job adopted after a crash",
     Permission("ClusterRole", "batch", "jobs", "delete"): "instance deleted while a job runs",
     # The rollback of an upgrade with backupFirst that failed (tests/jobs/test_backup_first.py,
-    # tests/sandbox/test_backup_first.py); OdooBackupJobs are created by the schedule step.
+    # tests/sandbox/test_backup_first.py); OdooBackupJobs are created by the schedule and
+    # upgrade steps.
     Permission("ClusterRole", "bemade.org", "odoorestorejobs", "create"): "upgrade rollback",
 }
 
