@@ -1,0 +1,113 @@
+"""A backup schedule on the real clock, end to end in the sandbox: two ticks a minute
+apart (the next minutes, as a cron expression) each make an OdooBackupJob whose
+container (the real runner) puts the backup in S3, the verification Job (the real
+`odoo-operator job verify`) restores it into a scratch database, and retention
+(`keepLast: 1`) deletes the first backup once the second landed. Observed through
+`kubectl`, the schedule's status and S3 listings (docs/backups.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from odoo_operator.controllers.resources import ODOO_BACKUP_SCHEDULES
+from odoo_operator.runtime import KubeObject, ObjectKey
+from odoo_operator.runtime.client import connect
+from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.sandbox.runner import BUCKET, Sandbox
+from tests.kubectl import kubectl
+from tests.sandbox.conftest import wait_for
+from tests.sandbox.test_backup_first import running_instance, wait_condition, working_databases
+from tests.sandbox.test_job_resources import apply
+
+SCHEDULE = """
+apiVersion: bemade.org/v1alpha1
+kind: OdooBackupSchedule
+metadata: {{name: two-ticks, namespace: {ns}}}
+spec:
+  odooInstanceRef: {{name: myodoo}}
+  schedule: "{cron}"
+  destination:
+    bucket: {bucket}
+    prefix: minutely
+    endpoint: {endpoint}
+    s3CredentialsSecretRef: {{name: {secret}, namespace: {operator_ns}}}
+  retention: {{keepLast: 1}}
+  verify: true
+"""
+# Up to two minutes to the tick, then a backup and its verification, on a loaded machine.
+WITHIN = 240.0
+
+
+def two_ticks() -> tuple[str, list[dt.datetime]]:
+    """A cron expression for two ticks a minute apart, the first at least 30 s away (the
+    schedule exists before it); any other time it names is over an hour away or past."""
+    now = dt.datetime.now(dt.UTC)
+    first = (now + dt.timedelta(seconds=90)).replace(second=0, microsecond=0)
+    ticks = [first, first + dt.timedelta(minutes=1)]
+    minutes = ",".join(sorted({str(t.minute) for t in ticks}))
+    hours = ",".join(sorted({str(t.hour) for t in ticks}))
+    return f"{minutes} {hours} * * *", ticks
+
+
+def key_of_tick(prefix: str, tick: dt.datetime) -> str:
+    return f"{prefix}{tick:%Y%m%dT%H%M%S}Z.zip"
+
+
+def status(schedule: KubeObject | None) -> dict[str, Any]:
+    return (schedule or {}).get("status") or {}
+
+
+def verified(after: str) -> Callable[[KubeObject | None], bool]:
+    """A backup newer than `after` (a key; "" for any) passed verification and is the
+    one retention last ran after."""
+
+    def holds(schedule: KubeObject | None) -> bool:
+        last = status(schedule).get("lastVerified") or {}
+        return (
+            last.get("result") == "Passed"
+            and last.get("key", "") > after
+            and status(schedule).get("prunedAfter") == last["key"]
+        )
+
+    return holds
+
+
+async def keys_under(sandbox: Sandbox, prefix: str) -> list[str]:
+    assert sandbox.s3 is not None
+    async with sandbox.s3.client() as s3:
+        found = await s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for item in found.get("Contents", []))
+
+
+async def test_each_tick_a_verified_backup_lands_and_retention_keeps_the_newest(
+    sandbox: Sandbox,
+) -> None:
+    values, database = await running_instance(sandbox, "")
+    kc, ns, run = sandbox.kubeconfig, values["ns"], asyncio.to_thread
+    prefix, key = f"minutely/{ns}/myodoo/", ObjectKey(ns, "two-ticks")
+    cron, ticks = two_ticks()
+    await run(apply, kc, SCHEDULE, **values, cron=cron)
+    kube = await connect(kc, RuntimeMetrics(process_metrics=False))
+    try:
+        schedule = await wait_for(
+            kube, ODOO_BACKUP_SCHEDULES, key, verified(""), "verified", within=WITHIN
+        )
+        first = status(schedule)["lastVerified"]["key"]
+        assert first == key_of_tick(prefix, ticks[0])
+        await run(wait_condition, kc, ns, "odoo/myodoo", "BackupVerified")
+
+        # The second tick's backup lands and passes; retention then keeps it alone.
+        schedule = await wait_for(
+            kube, ODOO_BACKUP_SCHEDULES, key, verified(first), "verified again", within=WITHIN
+        )
+        newest = status(schedule)["lastSuccessfulBackup"]["key"]
+        assert newest == status(schedule)["lastVerified"]["key"] == key_of_tick(prefix, ticks[1])
+        assert await keys_under(sandbox, prefix) == [newest]
+        assert status(schedule)["backups"] == 1
+        assert await working_databases(sandbox, database) == []  # scratch databases dropped
+    finally:
+        await run(kubectl, kc, "delete", "-n", ns, "backupschedule", "two-ticks")
+        await kube.close()
