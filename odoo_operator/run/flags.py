@@ -181,8 +181,8 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag(
         "--max-concurrent-reconciles",
-        "Reconciles run at once per controller.",
-        default=4,
+        "Reconciles run at once per controller (never two of one object).",
+        default=16,
         type=int,
         option="max_concurrent_reconciles",
     ),

@@ -103,7 +103,7 @@ def test_defaults(served: Served) -> None:
     assert options.watch_namespace is None
     assert options.leader_elect is True
     assert options.lease_namespace == "odoo-operator"
-    assert options.max_concurrent_reconciles == 4  # the flag's default, not the library's 1
+    assert options.max_concurrent_reconciles == 16  # the flag's default, not the library's 1
     assert (options.metrics_bind_address, options.health_probe_bind_address) == (":8080", ":8081")
 
 
@@ -360,7 +360,7 @@ def test_run_starts_the_manager_and_stops_cleanly_on_sigterm(
     events = [json.loads(line) for line in stderr.splitlines()]
     starting = next(e for e in events if e["event"] == "starting")
     assert starting["options"]["kubeconfig"] == str(control_plane.kubeconfig)  # KUBECONFIG
-    assert starting["options"]["max_concurrent_reconciles"] == 4
+    assert starting["options"]["max_concurrent_reconciles"] == 16
     assert starting["settings"]["default_odoo_image"] == "odoo:18.0"
     assert (starting["level"], starting["logger"]) == ("info", "odoo_operator.run")
     assert starting["timestamp"].endswith("Z")
