@@ -42,6 +42,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from odoo_operator.api.base import GROUP, VERSION
 from odoo_operator.controllers.instance import names
+from odoo_operator.controllers.jobs.backup_first import BACKUP_ROLE
 from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
 from odoo_operator.sandbox.postgres import PostgresServer
 
@@ -89,6 +90,18 @@ class Lifecycle:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what}: not within {STEP_TIMEOUT:.0f}s (after {self.done})")
             await asyncio.sleep(0.1)
+
+    async def until_found(self, find: Callable[[], Awaitable[str | None]], what: str) -> str:
+        """Poll `find` as `until` does, until it returns a name; return that name."""
+        found: list[str] = []
+
+        async def check() -> bool:
+            name = await find()
+            found[:] = [name] if name is not None else []
+            return bool(found)
+
+        await self.until(check, what)
+        return found[0]
 
     async def get(self, plural: str, name: str) -> dict[str, Any] | None:
         try:
@@ -241,12 +254,7 @@ async def schedule_backups(lc: Lifecycle) -> None:
         jobs = await BatchV1Api(lc.api).list_namespaced_job(lc.namespace)
         return next((j.metadata.name for j in jobs.items if "-verify-" in j.metadata.name), None)
 
-    async def verification_made() -> bool:
-        return await verification_job() is not None
-
-    await lc.until(verification_made, "the verification Job")
-    name = await verification_job()
-    assert name is not None
+    name = await lc.until_found(verification_job, "the verification Job")
     await finish_job(lc.api, lc.namespace, name, succeeded=True)
 
     async def verified() -> bool:
@@ -267,16 +275,11 @@ async def upgrade(lc: Lifecycle) -> None:
         jobs = await lc.objects.list_namespaced_custom_object(
             GROUP, VERSION, lc.namespace, "odoobackupjobs"
         )
-        prefix = "shop-upgrade-pre-upgrade-"
+        prefix = f"shop-upgrade-{BACKUP_ROLE}-"
         found = (j["metadata"]["name"] for j in jobs["items"])
         return next((name for name in found if name.startswith(prefix)), None)
 
-    async def backup_made() -> bool:
-        return await pre_upgrade_backup() is not None
-
-    await lc.until(backup_made, "the pre-upgrade backup")
-    backup = await pre_upgrade_backup()
-    assert backup is not None
+    backup = await lc.until_found(pre_upgrade_backup, "the pre-upgrade backup")
     await play_job(lc, "odoobackupjobs", backup)
     await lc.until_job_phase("odoobackupjobs", backup, "Completed")
     await lc.until_phase("Upgrading")
