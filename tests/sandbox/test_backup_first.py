@@ -47,11 +47,12 @@ def wait_condition(kubeconfig: Path, ns: str, what: str, condition: str) -> None
             "--timeout=180s")  # fmt: skip
 
 
-async def pre_upgrade_keys(sandbox: Sandbox, ns: str) -> list[str]:
+async def keys_under(sandbox: Sandbox, prefix: str) -> list[str]:
+    """The object keys under `prefix` in the sandbox's bucket, sorted."""
     assert sandbox.s3 is not None
     async with sandbox.s3.client() as s3:
-        found = await s3.list_objects_v2(Bucket=BUCKET, Prefix=f"before/{ns}/myodoo/")
-    return [item["Key"] for item in found.get("Contents", [])]
+        found = await s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for item in found.get("Contents", []))
 
 
 async def working_databases(sandbox: Sandbox, database: str) -> list[str]:
@@ -96,7 +97,7 @@ async def test_the_upgrade_runs_after_a_backup_that_landed_in_s3(sandbox: Sandbo
     await upgrade(sandbox, values)
     await run(wait_condition, kc, ns, "odooupgradejob/to-next", "BackedUp")
     await run(wait_for, kc, ns, "odooupgradejob/to-next", "{.status.phase}", "Completed")
-    keys = await pre_upgrade_keys(sandbox, ns)
+    keys = await keys_under(sandbox, f"before/{ns}/myodoo/")
     assert len(keys) == 1
     assert keys[0].startswith(f"before/{ns}/myodoo/pre-upgrade/")
     done = await run(kubectl_json, kc, "get", "upgradejob", "to-next", "-n", ns)

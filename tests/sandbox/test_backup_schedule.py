@@ -16,10 +16,15 @@ from odoo_operator.controllers.resources import ODOO_BACKUP_SCHEDULES
 from odoo_operator.runtime import KubeObject, ObjectKey
 from odoo_operator.runtime.client import connect
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.sandbox.runner import BUCKET, Sandbox
+from odoo_operator.sandbox.runner import Sandbox
 from tests.kubectl import kubectl
 from tests.sandbox.conftest import wait_for
-from tests.sandbox.test_backup_first import running_instance, wait_condition, working_databases
+from tests.sandbox.test_backup_first import (
+    keys_under,
+    running_instance,
+    wait_condition,
+    working_databases,
+)
 from tests.sandbox.test_job_resources import apply
 
 SCHEDULE = """
@@ -53,6 +58,8 @@ def two_ticks() -> tuple[str, list[dt.datetime]]:
 
 
 def key_of_tick(prefix: str, tick: dt.datetime) -> str:
+    """The key docs/backups.md promises, written out here rather than taken from
+    `backups.keys.backup_key`, so a change of the format fails this test."""
     return f"{prefix}{tick:%Y%m%dT%H%M%S}Z.zip"
 
 
@@ -73,13 +80,6 @@ def verified(after: str) -> Callable[[KubeObject | None], bool]:
         )
 
     return holds
-
-
-async def keys_under(sandbox: Sandbox, prefix: str) -> list[str]:
-    assert sandbox.s3 is not None
-    async with sandbox.s3.client() as s3:
-        found = await s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
-    return sorted(item["Key"] for item in found.get("Contents", []))
 
 
 async def test_each_tick_a_verified_backup_lands_and_retention_keeps_the_newest(
