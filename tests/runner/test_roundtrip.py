@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from io import BytesIO
 
 import pytest
 
+from odoo_operator.runner.s3 import crc32_base64, part_size
 from tests.runner.conftest import World, make_filestore, tree_fingerprint
 
 
@@ -111,3 +113,22 @@ def test_a_zip_without_filestore_keeps_the_current_filestore(world: World) -> No
     assert tree_fingerprint(files, detailed=True) == before
     assert "the archive holds no filestore; the current filestore is kept" in result.stdout
     assert world.leftovers(files) == []
+
+
+def test_the_store_keeps_a_crc32_of_every_part_of_a_backup(world: World, big_database: str) -> None:
+    """The object carries the composite CRC32 of its parts, as computed from its bytes."""
+    key = "backups/big.sql"
+    backed_up = world.backup(big_database, key, "sql")
+    assert backed_up.code == 0, backed_up.stderr
+
+    head = world.client.head_object(Bucket=world.bucket, Key=key, ChecksumMode="ENABLED")
+    data = world.get(key)
+    parts, offset, number = [], 0, 1
+    while offset < len(data):
+        parts.append(data[offset : offset + part_size(number)])
+        offset, number = offset + part_size(number), number + 1
+    assert len(parts) > 1
+    part_crcs = b"".join(zlib.crc32(part).to_bytes(4, "big") for part in parts)
+    # AWS writes the part count after the checksum of checksums ("...-15"), moto does not.
+    stored = head.get("ChecksumCRC32", "").removesuffix(f"-{len(parts)}")
+    assert stored == crc32_base64(part_crcs)
