@@ -91,6 +91,20 @@ def test_frozen_objects_are_read_only_and_serialise() -> None:
     assert obj["a"][0]["b"] == 1
 
 
+def test_frozen_objects_share_one_copy_of_each_field_name() -> None:
+    """Objects decoded apart (as the informer caches them) keep no field name twice."""
+    text = '{"metadata": {"resourceVersion": "1"}, "spec": {"terminationGracePeriodSeconds": 30}}'
+    first, second = freeze(json.loads(text)), freeze(json.loads(text))
+    pairs = [
+        (first, second),
+        (first["metadata"], second["metadata"]),
+        (first["spec"], second["spec"]),
+    ]
+    for one, other in pairs:
+        for key_one, key_other in zip(one, other, strict=True):
+            assert key_one is key_other, key_one
+
+
 def test_micro_time_always_has_six_fractional_digits() -> None:
     whole_second = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert micro_time(whole_second) == "2024-01-02T03:04:05.000000Z"
