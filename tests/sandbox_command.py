@@ -4,6 +4,7 @@ children read from /proc."""
 from __future__ import annotations
 
 import select
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -43,14 +44,23 @@ def command_line(pid: int) -> list[str]:
         return []
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def running_sandbox(
     tmp_path: Path,
     kubeconfig: Path,
     *options: str,
     env: Mapping[str, str] | None = None,
+    sigint_ignored: bool = False,
 ) -> Iterator[subprocess.Popen[str]]:
-    """`odoo-operator sandbox` until `sandbox ready`; killed at the end if still running."""
+    """`odoo-operator sandbox` until `sandbox ready`; killed at the end if still running.
+
+    `sigint_ignored` starts it as a shell starts a background job (`odoo-operator sandbox &`
+    in a script): with SIGINT ignored, which the child inherits.
+    """
     proc = subprocess.Popen(
         [
             *ODOO_OPERATOR,
@@ -65,6 +75,7 @@ def running_sandbox(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - no threads
     )
     try:
         line = read_line(proc, timeout=READY_TIMEOUT)

@@ -24,8 +24,11 @@ def _run_until_signal(sandbox: Sandbox) -> None:
 
     Both signals raise KeyboardInterrupt, during start-up too, so `finally` stops the
     parts that had started; while stopping, further signals are ignored (every part has
-    its own time limit, and the children die with this process anyway).
+    its own time limit, and the children die with this process anyway). SIGINT is set
+    here too: a sandbox started in the background by a shell or script inherits SIGINT
+    ignored, and Python then leaves it ignored, so `kill -INT` would do nothing.
     """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     ready = False
     try:

@@ -87,7 +87,9 @@ def test_without_every_part_but_the_control_plane_on_prepare_only_assets(
     parts = ("operator", "postgres", "s3", "kubelet", "controller-manager")
     options = [word for part in parts for word in ("--without", part)]
     env = {**os.environ, "KUBEBUILDER_ASSETS": assets}
-    with running_sandbox(tmp_path, kubeconfig, *options, env=env) as proc:
+    # Started as a script starts a background job: with SIGINT ignored. SIGINT stops it
+    # all the same.
+    with running_sandbox(tmp_path, kubeconfig, *options, env=env, sigint_ignored=True) as proc:
         started = children(proc.pid)
         assert len(started) == 2  # etcd, kube-apiserver
         binaries = {command_line(pid)[0] for pid in started}
