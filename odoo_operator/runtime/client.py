@@ -30,10 +30,11 @@ from kubernetes_asyncio.client.rest import RESTClientObject
 from kubernetes_asyncio.config import load_kube_config
 from kubernetes_asyncio.config.config_exception import ConfigException
 from kubernetes_asyncio.config.incluster_config import InClusterConfigLoader
+from prometheus_client import Counter
 from yarl import URL
 
 from odoo_operator.runtime.metrics import RuntimeMetrics
-from odoo_operator.runtime.objects import KubeObject
+from odoo_operator.runtime.objects import FrozenDict, KubeObject
 from odoo_operator.runtime.resources import Resource
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -171,6 +172,22 @@ def _proxy_from_environment(host: str) -> tuple[URL | None, aiohttp.BasicAuth | 
         return None, None
 
 
+class JsonApiClient(ApiClient):  # type: ignore[misc]  # untyped library class
+    """kubernetes_asyncio's `ApiClient` for bodies that are JSON data already.
+
+    Its `sanitize_for_serialization` rebuilds every map and list of a body, to turn
+    generated model classes into dicts. `KubeClient` sends plain (or frozen) dicts,
+    which `json.dumps` takes as they are, so a map is passed on untouched: the rebuild
+    was about 6 % of a busy operator's time. Anything else (query parameters, model
+    classes of the typed APIs) is sanitised as before.
+    """
+
+    def sanitize_for_serialization(self, obj: Any) -> Any:
+        if type(obj) is dict or isinstance(obj, FrozenDict):
+            return obj
+        return super().sanitize_for_serialization(obj)
+
+
 class InstrumentedRESTClient(RESTClientObject):
     """kubernetes_asyncio's transport with a default timeout and request counting."""
 
@@ -179,6 +196,7 @@ class InstrumentedRESTClient(RESTClientObject):
     ) -> None:
         super().__init__(configuration)
         self._metrics = metrics
+        self._counters: dict[tuple[str, str], Counter] = {}
         self._default_timeout = default_timeout
         # The session kubernetes_asyncio opens trusts the environment, which costs two
         # thread hops per request (a `.netrc` lookup, then the proxy variables). The
@@ -226,7 +244,11 @@ class InstrumentedRESTClient(RESTClientObject):
 
     def _count(self, status: int | None, method: str) -> None:
         code = str(status) if status else "<error>"
-        self._metrics.rest_requests.labels(code=code, method=method).inc()
+        counter = self._counters.get((code, method))
+        if counter is None:  # a label lookup costs more than the request's own counting
+            counter = self._metrics.rest_requests.labels(code=code, method=method)
+            self._counters[code, method] = counter
+        counter.inc()
 
 
 async def connect(
@@ -262,7 +284,7 @@ class KubeClient:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         source: ClientSource | None = None,
     ) -> KubeClient:
-        api_client = ApiClient(configuration)
+        api_client = JsonApiClient(configuration)
         await api_client.rest_client.close()  # replaced by the instrumented transport
         api_client.rest_client = InstrumentedRESTClient(configuration, metrics, request_timeout)
         api_client.user_agent = "odoo-operator"

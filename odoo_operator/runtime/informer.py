@@ -112,9 +112,12 @@ class Informer:
         self._timeout_scope: asyncio.Timeout | None = None
         self.last_activity = clock()
         self._log = _log.bind(resource=str(resource), namespace=self.namespace or "*")
+        # The activity gauge is set on every event: its child is looked up once.
+        self._activity = None
         if metrics is not None:  # the counters exist at 0 from the start, not at first use
             metrics.informer_lists.labels(str(resource), self.scope)
             metrics.informer_bookmarks.labels(str(resource), self.scope)
+            self._activity = metrics.informer_activity.labels(str(resource), self.scope)
 
     # -- public surface -------------------------------------------------------------
 
@@ -221,8 +224,8 @@ class Informer:
 
     def _touch(self) -> None:
         self.last_activity = self._clock()
-        if self.metrics is not None:
-            self.metrics.informer_activity.labels(str(self.resource), self.scope).set(time.time())
+        if self._activity is not None:
+            self._activity.set(time.time())
 
     def _restarted(self, reason: str) -> None:
         if self.metrics is not None:

@@ -83,17 +83,13 @@ class FrozenDict(dict[str, Any]):
 JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
-def _intern(key: Any) -> Any:
-    return sys.intern(key) if type(key) is str else key
-
-
 def freeze(value: Any) -> Any:
-    """A deep read-only copy of JSON-like data."""
+    """A deep read-only copy of JSON-like data (string keys, as JSON has)."""
     kind = type(value)
     if kind in JSON_SCALARS or kind is FrozenDict:
         return value
     if kind is dict or isinstance(value, Mapping):
-        return FrozenDict({_intern(key): freeze(item) for key, item in value.items()})
+        return FrozenDict({sys.intern(key): freeze(item) for key, item in value.items()})
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return tuple([freeze(item) for item in value])
     return value

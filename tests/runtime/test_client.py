@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client import CoreV1Api, V1ConfigMap, V1ObjectMeta
 
 from odoo_operator.runtime.client import (
     ApiError,
@@ -18,6 +18,7 @@ from odoo_operator.runtime.client import (
     connect,
 )
 from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.runtime.objects import freeze
 from odoo_operator.runtime.resources import CONFIG_MAPS, NAMESPACES
 from odoo_operator.sandbox.controlplane import ControlPlane
 from tests.runtime.tcpproxy import TcpProxy
@@ -102,8 +103,9 @@ async def test_every_request_is_counted_with_code_and_method(
     client = await connect(control_plane.kubeconfig, metrics)
     try:
         await client.create(CONFIG_MAPS, {"metadata": {"name": "c", "namespace": namespace}})
-        with pytest.raises(ApiError) as error:
-            await client.get(CONFIG_MAPS, "absent", namespace)
+        for _ in range(2):
+            with pytest.raises(ApiError) as error:
+                await client.get(CONFIG_MAPS, "absent", namespace)
         assert error.value.not_found
         assert "absent" in error.value.message
         # The typed kubernetes_asyncio APIs on the same ApiClient are counted too.
@@ -112,10 +114,33 @@ async def test_every_request_is_counted_with_code_and_method(
     finally:
         await client.close()
     assert count(metrics, "201", "POST") == 1
-    assert count(metrics, "404", "GET") == 1
+    assert count(metrics, "404", "GET") == 2
     assert count(metrics, "200", "GET") == 1
     assert count(metrics, "200", "DELETE") == 1
     assert metrics.write_requests() == 2
+
+
+async def test_frozen_bodies_and_typed_models_are_both_sent_whole(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """Frozen dicts and tuples go out as JSON untouched; generated models still convert."""
+    client = await connect(control_plane.kubeconfig, RuntimeMetrics(process_metrics=False))
+    try:
+        frozen = freeze(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "frozen", "namespace": namespace, "finalizers": ["a/b"]},
+                "data": {"k": "v"},
+            }
+        )
+        created = await client.create(CONFIG_MAPS, frozen)
+        assert (created["metadata"]["finalizers"], created["data"]) == (["a/b"], {"k": "v"})
+        model = V1ConfigMap(metadata=V1ObjectMeta(name="model"), data={"m": "n"})
+        await CoreV1Api(client.api_client).create_namespaced_config_map(namespace, model)
+        assert (await client.get(CONFIG_MAPS, "model", namespace))["data"] == {"m": "n"}
+    finally:
+        await client.close()
 
 
 async def test_a_request_that_gets_no_answer_times_out(
