@@ -115,10 +115,31 @@ class Admin:
         )
 
     async def drop(self, name: str) -> None:
-        force = " WITH (FORCE)" if self.server_version_num >= FORCE_DROP_SINCE else ""
-        if not force:
+        """Drop `name`, ending the sessions this role may end; retried while others linger.
+
+        `WITH (FORCE)` refuses outright when any process on the database is one this role
+        may not signal, and PostgreSQL counts an autovacuum worker as such (it has no
+        role), so a database that autovacuum is analysing right after a load could not be
+        dropped. A plain DROP DATABASE ends autovacuum workers itself: it is the fallback.
+        """
+        statement = f"DROP DATABASE IF EXISTS {quote_identifier(name)}"
+        if self.server_version_num >= FORCE_DROP_SINCE:
+            try:
+                await self.connection.execute(f"{statement} WITH (FORCE)")
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                pass
+        for attempt in range(_RENAME_TRIES):
             await self.end_sessions(name)
-        await self.connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}{force}")
+            try:
+                await self.connection.execute(statement)
+                return
+            except asyncpg.ObjectInUseError:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise JobError(
+            f"database {name!r} is still in use by sessions this role cannot end "
+            "(stop the Odoo pods, or grant the role pg_signal_backend)"
+        )
 
     async def allow_connections(self, name: str, allowed: bool) -> None:
         await self.connection.execute(
@@ -128,7 +149,8 @@ class Admin:
     async def end_sessions(self, name: str) -> None:
         """Terminate the sessions on `name` this role may end; others stay."""
         pids = await self.connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'",  # DROP DATABASE ends autovacuum itself
             name,
         )
         for row in pids:

@@ -179,6 +179,57 @@ async def test_a_createrole_admin_that_is_not_superuser_is_enough(
     assert not await _exists(postgres_server, "pg_roles", "rolname", role)
 
 
+async def _autovacuum_on(admin: asyncpg.Connection, database: str) -> bool:
+    query = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = $1 AND backend_type = 'autovacuum worker'"
+    )
+    return bool(await admin.fetchval(query, database))
+
+
+async def test_a_limited_admin_drops_a_database_autovacuum_is_working_on(
+    operator: Operator, postgres_server: PostgresServer, limited_admin: dict[str, Any]
+) -> None:
+    """A non-superuser admin may not signal autovacuum; the cleanup must not depend on it."""
+    await write_clusters(
+        operator.api,
+        operator.settings.operator_namespace,
+        {"main": cluster_entry(postgres_server, **limited_admin)},
+    )
+    await operator.create("busy", {})
+    obj = await operator.wait_for_phase("busy", "Uninitialized")
+    role, database = f"odoo.{operator.namespace}.busy", obj["spec"]["database"]["name"]
+    odoo = await _create_database_as(
+        postgres_server, role, await _user_password(operator, "busy"), database
+    )
+    await odoo.execute(
+        "CREATE TABLE t (i integer) WITH (autovacuum_vacuum_cost_delay = 100,"
+        " autovacuum_vacuum_cost_limit = 1, autovacuum_vacuum_threshold = 0);"
+        "INSERT INTO t SELECT generate_series(1, 1000000); DELETE FROM t;"
+    )
+    await odoo.close()
+    admin = await _admin(postgres_server)
+    await admin.execute("ALTER SYSTEM SET autovacuum_naptime = 1")
+    await admin.execute("SELECT pg_reload_conf()")
+    try:
+        for _ in range(600):  # vacuuming these pages one by one takes minutes: it stays
+            if await _autovacuum_on(admin, database):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("no autovacuum worker came to the database")
+        await operator.objects.delete_namespaced_custom_object(
+            GROUP, VERSION, operator.namespace, "odooinstances", "busy"
+        )
+        await _gone(operator, "busy")
+    finally:
+        await admin.execute("ALTER SYSTEM RESET autovacuum_naptime")
+        await admin.execute("SELECT pg_reload_conf()")
+        await admin.close()
+    assert not await _exists(postgres_server, "pg_database", "datname", database)
+    assert not await _exists(postgres_server, "pg_roles", "rolname", role)
+
+
 async def test_hostile_names_are_quoted(postgres_server: PostgresServer) -> None:
     """Identifiers and passwords with quotes, semicolons and backslashes stay data."""
     admin = PostgresAdmin()

@@ -6,6 +6,7 @@ Stopping the real runner at each step of the swap is tested in test_interruption
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ import pytest
 
 from odoo_operator.runner.pgtools import quote_identifier
 from odoo_operator.runner.swap import Admin, RestorePlan, swap_in
-from tests.runner.conftest import World, tree_fingerprint
+from tests.runner.conftest import World, tree_fingerprint, wait_for
 
 
 class Recorder:
@@ -85,3 +86,43 @@ async def test_a_failed_swap_puts_everything_back(world: World) -> None:
         "app",
     ]
     shutil.rmtree(plan.temporary_filestore)
+
+
+@pytest.fixture
+def busy_autovacuum(world: World) -> Iterator[str]:
+    """A database of the role that an autovacuum worker is vacuuming (slowly) right now."""
+    name = "vacuumed"
+    world.admin_sql(f"CREATE DATABASE {name} OWNER {quote_identifier(world.role)}")
+    world.role_sql(
+        name,
+        "CREATE TABLE t (i integer) WITH (autovacuum_vacuum_cost_delay = 100,"
+        " autovacuum_vacuum_cost_limit = 1, autovacuum_vacuum_threshold = 0);"
+        "INSERT INTO t SELECT generate_series(1, 200000); DELETE FROM t;",
+    )
+    world.admin_sql("ALTER SYSTEM SET autovacuum_naptime = 1; SELECT pg_reload_conf();")
+    try:
+        wait_for(
+            lambda: (
+                world.admin_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = 'vacuumed' AND backend_type = 'autovacuum worker'"
+                )
+                == "1"
+            ),
+            "an autovacuum worker on the database",
+        )
+        yield name
+    finally:
+        world.admin_sql("ALTER SYSTEM RESET autovacuum_naptime; SELECT pg_reload_conf();")
+
+
+async def test_a_database_autovacuum_is_working_on_is_dropped_all_the_same(
+    world: World, busy_autovacuum: str
+) -> None:
+    """WITH (FORCE) refuses a role that may not signal autovacuum; the drop still happens."""
+    maintenance = await admin(world)
+    try:
+        await maintenance.drop(busy_autovacuum)
+    finally:
+        await maintenance.connection.close()
+    assert busy_autovacuum not in world.databases()

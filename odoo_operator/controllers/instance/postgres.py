@@ -45,6 +45,22 @@ FORCE_DROP_SINCE = 130000  # DROP DATABASE ... WITH (FORCE): PostgreSQL 13
 _SCRAM_ITERATIONS = 4096
 
 
+async def _drop_database(connection: Any, name: str, *, force: bool) -> None:
+    """DROP DATABASE, `WITH (FORCE)` where the server has it.
+
+    FORCE refuses outright when the admin may not signal a process on the database, and
+    PostgreSQL counts an autovacuum worker (no role) as such for an admin that is not a
+    superuser; a plain DROP DATABASE ends autovacuum workers itself, so it follows.
+    """
+    if force:
+        try:
+            await _execute(connection, "DROP DATABASE IF EXISTS %I WITH (FORCE)", name)
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            pass
+    await _execute(connection, "DROP DATABASE IF EXISTS %I", name)
+
+
 class PostgresError(Exception):
     """A cluster could not be reached or refused an operation; the message says which."""
 
@@ -194,14 +210,14 @@ class PostgresAdmin:
                 databases = [database, *(row["datname"] for row in leftovers)]
                 await connection.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE (datname = ANY($1::text[]) OR usename = $2) AND pid <> pg_backend_pid()",
+                    "WHERE (datname = ANY($1::text[]) OR usename = $2) AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'",  # DROP DATABASE ends autovacuum itself
                     databases,
                     role,
                 )
                 version = int(await connection.fetchval("SHOW server_version_num"))
-                force = " WITH (FORCE)" if version >= FORCE_DROP_SINCE else ""
                 for name in databases:
-                    await _execute(connection, f"DROP DATABASE IF EXISTS %I{force}", name)
+                    await _drop_database(connection, name, force=version >= FORCE_DROP_SINCE)
                 await _execute(connection, "DROP ROLE IF EXISTS %I", role)
         except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as error:
             raise self._failure(
