@@ -46,7 +46,7 @@ from odoo_operator.controllers.jobs.backup_first import BACKUP_ROLE
 from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
 from odoo_operator.sandbox.postgres import PostgresServer
 
-STEP_TIMEOUT = 60.0
+STEP_TIMEOUT = 180.0  # a guard against a hang, not a speed bound: a loaded machine starts slowly
 MERGE_PATCH = "application/merge-patch+json"
 HOOK_TOKEN = "lifecycle-hook-token"
 REFUSED = re.compile(r"\b403\b|forbidden", re.IGNORECASE)

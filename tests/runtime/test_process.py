@@ -25,18 +25,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from odoo_operator.runtime.client import ApiError, KubeClient
 from odoo_operator.runtime.resources import CONFIG_MAPS, LEASES
 from odoo_operator.sandbox.controlplane import ControlPlane
-from odoo_operator.sandbox.ports import free_port
 from tests.runtime.helpers import eventually, eventually_equal
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class Toy:
-    """One `python -m tests.runtime.toy` process, its metrics port and its log."""
+    """One `python -m tests.runtime.toy` process, its metrics server and its log.
+
+    The metrics server binds a port of the kernel's choice (`127.0.0.1:0`) and the test
+    reads it from the `serving` log line: a port picked beforehand could be taken by
+    another test session's server meanwhile, and the test would read that one.
+    """
 
     def __init__(self, kubeconfig: Path, namespace: str, identity: str, log: Path, *extra: str):
         self.identity = identity
-        self.metrics_port = free_port()
         self.log = log
         argv = [
             sys.executable,
@@ -49,7 +52,7 @@ class Toy:
             "--identity",
             identity,
             "--metrics-bind-address",
-            f"127.0.0.1:{self.metrics_port}",
+            "127.0.0.1:0",
             *extra,
         ]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -75,13 +78,22 @@ class Toy:
     def logged(self, event: str) -> bool:
         return any(line.get("event") == event for line in self.log_lines())
 
+    def metrics_url(self) -> str | None:
+        for line in self.log_lines():
+            if line.get("event") == "serving" and line.get("server") == "metrics":
+                return f"{line['url']}/metrics"
+        return None
+
     async def metric(self, metric: str, **labels: str) -> float | None:
         """A sample from the process's /metrics; None while it does not answer."""
+        url = self.metrics_url()
+        if url is None:
+            return None
         try:
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(
-                    f"http://127.0.0.1:{self.metrics_port}/metrics",
+                    url,
                     timeout=aiohttp.ClientTimeout(total=2),
                 ) as response,
             ):
