@@ -156,19 +156,27 @@ async def limited_admin(postgres_server: PostgresServer) -> AsyncIterator[dict[s
         await connection.close()
 
 
-async def test_a_createrole_admin_that_is_not_superuser_is_enough(
-    operator: Operator, postgres_server: PostgresServer, limited_admin: dict[str, Any]
-) -> None:
+async def _initialized_under(
+    operator: Operator, server: PostgresServer, admin: dict[str, Any], name: str
+) -> tuple[str, str, asyncpg.Connection]:
+    """Instance `name` on a cluster with `admin`; its role, database and a session on it."""
     await write_clusters(
         operator.api,
         operator.settings.operator_namespace,
-        {"main": cluster_entry(postgres_server, **limited_admin)},
+        {"main": cluster_entry(server, **admin)},
     )
-    await operator.create("shop", {})
-    obj = await operator.wait_for_phase("shop", "Uninitialized")
-    role, database = f"odoo.{operator.namespace}.shop", obj["spec"]["database"]["name"]
-    odoo = await _create_database_as(
-        postgres_server, role, await _user_password(operator, "shop"), database
+    await operator.create(name, {})
+    obj = await operator.wait_for_phase(name, "Uninitialized")
+    role, database = f"odoo.{operator.namespace}.{name}", obj["spec"]["database"]["name"]
+    password = await _user_password(operator, name)
+    return role, database, await _create_database_as(server, role, password, database)
+
+
+async def test_a_createrole_admin_that_is_not_superuser_is_enough(
+    operator: Operator, postgres_server: PostgresServer, limited_admin: dict[str, Any]
+) -> None:
+    role, database, odoo = await _initialized_under(
+        operator, postgres_server, limited_admin, "shop"
     )
     await operator.objects.delete_namespaced_custom_object(
         GROUP, VERSION, operator.namespace, "odooinstances", "shop"
@@ -191,16 +199,8 @@ async def test_a_limited_admin_drops_a_database_autovacuum_is_working_on(
     operator: Operator, postgres_server: PostgresServer, limited_admin: dict[str, Any]
 ) -> None:
     """A non-superuser admin may not signal autovacuum; the cleanup must not depend on it."""
-    await write_clusters(
-        operator.api,
-        operator.settings.operator_namespace,
-        {"main": cluster_entry(postgres_server, **limited_admin)},
-    )
-    await operator.create("busy", {})
-    obj = await operator.wait_for_phase("busy", "Uninitialized")
-    role, database = f"odoo.{operator.namespace}.busy", obj["spec"]["database"]["name"]
-    odoo = await _create_database_as(
-        postgres_server, role, await _user_password(operator, "busy"), database
+    role, database, odoo = await _initialized_under(
+        operator, postgres_server, limited_admin, "busy"
     )
     await odoo.execute(
         "CREATE TABLE t (i integer) WITH (autovacuum_vacuum_cost_delay = 100,"
