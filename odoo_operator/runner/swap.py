@@ -39,6 +39,7 @@ import re
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,17 +130,7 @@ class Admin:
                 return
             except asyncpg.InsufficientPrivilegeError:
                 pass
-        for attempt in range(_RENAME_TRIES):
-            await self.end_sessions(name)
-            try:
-                await self.connection.execute(statement)
-                return
-            except asyncpg.ObjectInUseError:
-                await asyncio.sleep(0.2 * (attempt + 1))
-        raise JobError(
-            f"database {name!r} is still in use by sessions this role cannot end "
-            "(stop the Odoo pods, or grant the role pg_signal_backend)"
-        )
+        await self._end_sessions_then(name, partial(self.connection.execute, statement))
 
     async def allow_connections(self, name: str, allowed: bool) -> None:
         await self.connection.execute(
@@ -167,17 +158,26 @@ class Admin:
         statements = [f"ALTER DATABASE {quote_identifier(old)} RENAME TO {quote_identifier(new)}"]
         if open_it:
             statements.insert(0, f"ALTER DATABASE {quote_identifier(old)} ALLOW_CONNECTIONS true")
+
+        async def rename_in_one_transaction() -> None:
+            async with self.connection.transaction():
+                for statement in statements:
+                    await self.connection.execute(statement)
+
+        await self._end_sessions_then(old, rename_in_one_transaction)
+
+    async def _end_sessions_then(self, name: str, act: Callable[[], Awaitable[Any]]) -> None:
+        """`act` after ending the sessions on `name`; retried while sessions linger, then a
+        JobError naming what helps."""
         for attempt in range(_RENAME_TRIES):
-            await self.end_sessions(old)
+            await self.end_sessions(name)
             try:
-                async with self.connection.transaction():
-                    for statement in statements:
-                        await self.connection.execute(statement)
+                await act()
                 return
             except asyncpg.ObjectInUseError:
                 await asyncio.sleep(0.2 * (attempt + 1))
         raise JobError(
-            f"database {old!r} is still in use by sessions this role cannot end "
+            f"database {name!r} is still in use by sessions this role cannot end "
             "(stop the Odoo pods, or grant the role pg_signal_backend)"
         )
 
