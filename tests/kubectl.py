@@ -12,6 +12,15 @@ from typing import Any
 KUBECTL = shutil.which("kubectl") or "kubectl"
 
 
+def _guard(args: tuple[str, ...]) -> float:
+    """How long kubectl may run: its own `--timeout=Ns` (of `wait`) and a margin, or 60 s."""
+    for arg in args:
+        seconds = arg.removeprefix("--timeout=").removesuffix("s")
+        if arg.startswith("--timeout=") and seconds.isdigit():
+            return int(seconds) + 30
+    return 60
+
+
 def kubectl(
     kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -20,7 +29,7 @@ def kubectl(
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=_guard(args),
         check=False,
     )
     if check and result.returncode != 0:

@@ -12,14 +12,22 @@ Guarantees:
 - the log (text, every line) goes to `operator.log` in its run directory;
 - `wait_ready()` returns once `/readyz` answers 200, which includes a TLS handshake
   with the webhook server; it fails early, naming the log, if the process exits;
+- it is restarted whenever it exits before `stop()`, as the kubelet restarts the
+  operator's container in a cluster: after `RESTART_DELAYS` (1 s, doubling up to 30 s while
+  it keeps exiting within `STABLE_RUN` of its start), on the same ports, each restart noted in the
+  log. The operator exits by design when it loses its leader Lease (on a machine too
+  loaded to renew it in time, for one);
 - `stop()` sends SIGTERM (the operator finishes in-flight reconciles and releases its
-  Lease), SIGKILL only after `STOP_GRACE`; the process dies with its parent.
+  Lease), SIGKILL only after `STOP_GRACE`; no restart follows; the process dies with
+  its parent.
 """
 
 from __future__ import annotations
 
 import base64
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +41,8 @@ from odoo_operator.webhook.paths import webhooks
 # Above the operator's own grace for in-flight reconciles (30 s), so it can use all of it.
 STOP_GRACE = 40.0
 WEBHOOK_CONFIGURATION = "odoo-operator"
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STABLE_RUN = 60.0  # a run this long starts the delays over
 
 
 def _answers_200(url: str) -> bool:
@@ -79,6 +89,10 @@ class OperatorProcess:
             ],
             run_dir / "operator.log",
         )  # fmt: skip
+        self._stopping = threading.Event()
+        self._restart_lock = threading.Lock()  # no restart once stop() has begun
+        self._supervisor: threading.Thread | None = None
+        self.restarts = 0
 
     @property
     def log_path(self) -> Path:
@@ -120,6 +134,39 @@ class OperatorProcess:
 
     def launch(self) -> None:
         self.process.start()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="operator-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Restart the operator whenever it exits before `stop()`.
+
+        This thread starts each new process and lives as long as it: a child's
+        parent-death signal is tied to the thread that started it.
+        """
+        quick_exits = 0
+        while True:
+            started = time.monotonic()
+            code = self.process.wait()
+            if self._stopping.is_set():
+                return
+            quick_exits = quick_exits + 1 if time.monotonic() - started < STABLE_RUN else 1
+            delay = RESTART_DELAYS[min(quick_exits, len(RESTART_DELAYS)) - 1]
+            self._note(f"odoo-operator exited with status {code}; restarting in {delay:.0f} s")
+            if self._stopping.wait(delay):
+                return
+            with self._restart_lock:
+                if self._stopping.is_set():
+                    return
+                self.process.start()
+                self.restarts += 1
+
+    def _note(self, message: str) -> None:
+        """A line of the sandbox's own in the operator's log, and on stderr."""
+        with self.log_path.open("a") as log:
+            log.write(f"[sandbox] {message}\n")
+        print(f"[sandbox] {message}", file=sys.stderr, flush=True)
 
     def wait_ready(self) -> None:
         self.process.wait_until(
@@ -131,4 +178,8 @@ class OperatorProcess:
         return [self.process.pid] if self.process.running() else []
 
     def stop(self) -> None:
+        with self._restart_lock:
+            self._stopping.set()
         self.process.stop(grace=STOP_GRACE)
+        if self._supervisor is not None:
+            self._supervisor.join()

@@ -113,6 +113,12 @@ class ManagedProcess:
             time.sleep(0.1)
         raise ProcessError(f"{self.name} not {what} after {timeout:.0f}s; log {self.log_path}")
 
+    def wait(self) -> int:
+        """Block until the process exits, however long that takes; its exit status."""
+        if self._popen is None:
+            raise ProcessError(f"{self.name} was never started")
+        return self._popen.wait()
+
     def wait_exit(self, timeout: float) -> int:
         """Wait for a process that is meant to finish (such as `initdb`); its exit code."""
         if self._popen is None:

@@ -3,23 +3,27 @@
 Through the command, as a user runs it: after `sandbox ready`, kubectl sees our CRDs at
 once, the operator holds its leader Lease, an OdooInstance edit that breaks a webhook
 rule is refused with the rule's message; SIGTERM ends it with exit 0, the operator
-releases its Lease and no process is left. Through the `sandbox` fixture (the same
-machinery in the test process): every URL in `sandbox.json` answers.
+releases its Lease and no process is left; an operator that exits is started again.
+Through the `sandbox` fixture (the same machinery in the test process): every URL in
+`sandbox.json` answers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from odoo_operator.api.crd import CRD_KINDS
 from odoo_operator.sandbox.assets import EnvtestAssets
-from odoo_operator.sandbox.process import descendants, pid_alive
+from odoo_operator.sandbox.process import START_TIMEOUT, descendants, pid_alive
 from odoo_operator.sandbox.runner import LEADER_LEASE, OPERATOR_NAMESPACE, Sandbox
 from odoo_operator.webhook.paths import path
 from tests.kubectl import kubectl
@@ -43,6 +47,17 @@ def _lease_holder(kubeconfig: Path) -> str:
         kubeconfig, "-n", OPERATOR_NAMESPACE, "get", "lease", LEADER_LEASE,
         "-o", "jsonpath={.spec.holderIdentity}",
     ).stdout  # fmt: skip
+
+
+def _eventually(holds: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not holds():
+        assert time.monotonic() < deadline, f"not {what} within {START_TIMEOUT:.0f} s"
+        time.sleep(0.5)
+
+
+def _operators(sandbox_pid: int) -> list[int]:
+    return [pid for pid in children(sandbox_pid) if "run" in command_line(pid)]
 
 
 def test_the_operator_runs_inside_until_sigterm(
@@ -136,3 +151,43 @@ def test_every_url_in_sandbox_json_answers(sandbox: Sandbox) -> None:
 
     server = kubectl(sandbox.kubeconfig, f"--server={info['apiserver']}", "get", "--raw", "/readyz")
     assert server.stdout == "ok"
+
+
+def test_an_operator_that_exits_is_started_again_as_the_kubelet_would(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    """It exits by design when it cannot renew its Lease in time (a loaded machine)."""
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    only_the_operator = [
+        option
+        for part in ("kubelet", "controller-manager", "postgres", "s3")
+        for option in ("--without", part)
+    ]
+    with running_sandbox(tmp_path, kubeconfig, *only_the_operator) as proc:
+        [crashed] = _operators(proc.pid)
+        holder = _lease_holder(kubeconfig)
+        os.kill(crashed, signal.SIGKILL)
+
+        # The successor takes the Lease over once the crashed one's has expired...
+        _eventually(lambda: _lease_holder(kubeconfig) not in ("", holder), "a new Lease holder")
+        [successor] = _operators(proc.pid)
+        assert successor != crashed
+        # ...and its webhook answers on the port the API server was given.
+        probe = {
+            "apiVersion": "bemade.org/v1alpha1",
+            "kind": "OdooInstance",
+            "metadata": {"name": "probe", "namespace": OPERATOR_NAMESPACE},
+            "spec": {"database": {"name": "postgres"}},
+        }
+        refused = kubectl(
+            kubeconfig, "apply", "--dry-run=server", "-f", "-", stdin=json.dumps(probe), check=False
+        )
+        assert "spec.database.name" in refused.stderr
+        assert "denied the request" in refused.stderr
+
+        log = (tmp_path / "run" / "operator" / "operator.log").read_text()
+        assert "[sandbox] odoo-operator exited with status -9; restarting in 1 s" in log
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        assert not pid_alive(successor)

@@ -166,9 +166,10 @@ class ScheduleReconciler:
             except CannotRun as error:  # tried again at the next reconcile
                 problems.append(f"retention: {error}")
             except Exception as error:  # S3 down must not stop the schedule
+                reason = str(error) or repr(error)  # a TimeoutError says nothing by itself
                 _log.warning("retention failed", schedule=schedule["metadata"]["name"],
-                             error=str(error))  # fmt: skip
-                problems.append(f"retention failed, tried again at the next reconcile: {error}")
+                             error=reason)  # fmt: skip
+                problems.append(f"retention failed, tried again at the next reconcile: {reason}")
             else:
                 status["prunedAfter"] = key
                 status["backups"] = outcome.kept

@@ -156,7 +156,8 @@ class PodWorker:
                         return
                 except (ApiError, aiohttp.ClientError, TimeoutError) as error:
                     delay = backoff.next_delay()
-                    log.warning("pod sync failed; retrying", error=str(error), delay=delay)
+                    reason = str(error) or repr(error)  # a TimeoutError says nothing by itself
+                    log.warning("pod sync failed; retrying", error=reason, delay=delay)
                     await asyncio.sleep(delay)
                     self._changed.set()
         finally:
