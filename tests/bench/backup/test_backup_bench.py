@@ -194,23 +194,34 @@ def test_backup_against_awscli(
     filestore_bytes = sum(p.stat().st_size for p in filestore.rglob("*") if p.is_file())
     run = Pipelines(postgres_server, s3_server, big_database, bucket, aws)
     with_files = ("--filestore", str(filestore))
-    cases: dict[tuple[str, str], Callable[[], Measured]] = {
-        ("sql", "runner"): lambda: run.runner("sql", "r.sql"),
-        ("sql", "pg_dump | aws"): lambda: run.awscli("sql", "a.sql"),
-        ("dump", "runner"): lambda: run.runner("dump", "r.dump"),
-        ("dump", "pg_dump -Fc | aws"): lambda: run.awscli("dump", "a.dump"),
-        ("zip, no filestore", "runner"): lambda: run.runner("zip", "r.zip", "--no-filestore"),
-        ("zip, no filestore", "pg_dump | gzip -1 | aws"): lambda: run.awscli("zip", "a.gz"),
-        ("zip + filestore", "runner"): lambda: run.runner("zip", "f.zip", *with_files),
+    # Each case: the key it uploads to, and how.
+    cases: dict[tuple[str, str], tuple[str, Callable[[str], Measured]]] = {
+        ("sql", "runner"): ("r.sql", lambda key: run.runner("sql", key)),
+        ("sql", "pg_dump | aws"): ("a.sql", lambda key: run.awscli("sql", key)),
+        ("dump", "runner"): ("r.dump", lambda key: run.runner("dump", key)),
+        ("dump", "pg_dump -Fc | aws"): ("a.dump", lambda key: run.awscli("dump", key)),
+        ("zip, no filestore", "runner"): (
+            "r.zip",
+            lambda key: run.runner("zip", key, "--no-filestore"),
+        ),
+        ("zip, no filestore", "pg_dump | gzip -1 | aws"): (
+            "a.gz",
+            lambda key: run.awscli("zip", key),
+        ),
+        ("zip + filestore", "runner"): ("f.zip", lambda key: run.runner("zip", key, *with_files)),
     }
     results: dict[tuple[str, str], list[Measured]] = {case: [] for case in cases}
     for _ in range(ROUNDS):
-        for case, measure in cases.items():
-            results[case].append(measure())
+        for case, (key, measure) in cases.items():
+            results[case].append(measure(key))
+    stored = {
+        case: s3_ceiling_client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        for case, (key, _) in cases.items()
+    }
     plain = logged(results[("sql", "runner")][0], "dump_bytes")
     custom = logged(results[("dump", "runner")][0], "dump_bytes")
 
-    header = ("format", "pipeline", "s", "MiB/s", "CPU s per GiB", "peak RSS MiB")
+    header = ("format", "pipeline", "s", "MiB/s", "CPU s per GiB", "peak RSS MiB", "object MiB")
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -226,6 +237,7 @@ def test_backup_against_awscli(
             f"{read / MIB / seconds[-1]:.0f}-{read / MIB / seconds[0]:.0f}",
             f"{cpu[0]:.1f}-{cpu[-1]:.1f}",
             f"{max(m.peak_rss_mib for m in runs):.0f}",
+            f"{stored[(fmt, tool)] / MIB:.0f}",
         )
         print("| " + " | ".join(row) + " |")
 
