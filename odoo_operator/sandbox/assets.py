@@ -77,16 +77,21 @@ def _stderr(message: str) -> None:
     print(f"[envtest-assets] {message}", file=sys.stderr, flush=True)
 
 
-def binary_version(binary: Path) -> str | None:
-    """`1.20.2` for a working kube-apiserver or kube-controller-manager, None otherwise."""
+def _reported_version(binary: Path, pattern: str) -> str | None:
+    """The version `binary --version` prints (group 1 of `pattern`); None if it cannot run."""
     try:
         out = subprocess.run(
             [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    match = re.search(r"Kubernetes v(\d+\.\d+\.\d+)", out)
+    match = re.search(pattern, out)
     return match.group(1) if match else None
+
+
+def binary_version(binary: Path) -> str | None:
+    """`1.20.2` for a working kube-apiserver or kube-controller-manager, None otherwise."""
+    return _reported_version(binary, r"Kubernetes v(\d+\.\d+\.\d+)")
 
 
 def _version_ok(version: str | None) -> bool:
@@ -98,14 +103,7 @@ def _version_ok(version: str | None) -> bool:
 
 def etcd_version(binary: Path) -> str | None:
     """`3.5.1` for a working etcd, None otherwise."""
-    try:
-        out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r"etcd Version: (\d+\.\d+\.\d+)", out)
-    return match.group(1) if match else None
+    return _reported_version(binary, r"etcd Version: (\d+\.\d+\.\d+)")
 
 
 def _find_etcd(directory: Path) -> Path | None:
