@@ -128,7 +128,6 @@ def timeline(minutes: list[int]) -> list[BackupObject]:
     return found
 
 
-@settings(deadline=None)  # a shared, loaded machine: no per-example time limit
 @given(gaps, policies)
 def test_kept_is_a_subset_holding_the_newest_and_bounded(
     minutes: list[int], policy: Policy
@@ -142,7 +141,6 @@ def test_kept_is_a_subset_holding_the_newest_and_bounded(
     assert kept == oracle(backups, policy)
 
 
-@settings(deadline=None)
 @given(gaps, policies, st.sampled_from(["keep_last", "keep_daily", "keep_weekly", "keep_monthly"]))
 def test_a_more_generous_policy_never_keeps_less(
     minutes: list[int], policy: Policy, rule: str
@@ -152,7 +150,7 @@ def test_a_more_generous_policy_never_keeps_less(
     assert keep(backups, policy) <= keep(backups, more)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.lists(st.integers(0, 3), min_size=366, max_size=366), policies)
 def test_a_simulated_year_pruned_after_every_backup_keeps_exactly_the_gfs_set(
     backups_per_day: list[int], policy: Policy

@@ -91,7 +91,7 @@ def test_drops_only_what_a_non_superuser_cannot_run() -> None:
     }
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.integers(min_value=1, max_value=len(DUMP) - 1), max_size=12))
 def test_any_chunking_gives_the_same_output(cuts: list[int]) -> None:
     bounds = [0, *sorted(set(cuts)), len(DUMP)]

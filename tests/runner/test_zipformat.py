@@ -147,7 +147,7 @@ def test_inflated_data_is_handed_out_in_bounded_chunks() -> None:
     assert max(sizes) <= CHUNK
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.data())
 def test_any_truncation_is_detected(data: st.DataObject) -> None:
     archive = write_archive({"dump.sql": b"abc" * 5000, "filestore/x": os.urandom(2000)})
@@ -156,7 +156,7 @@ def test_any_truncation_is_detected(data: st.DataObject) -> None:
         read_archive(archive[:cut])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.data())
 def test_any_flipped_byte_in_entry_data_is_detected(data: st.DataObject) -> None:
     archive = bytearray(write_archive({"dump.sql": os.urandom(5000)}))

@@ -65,7 +65,7 @@ class QueueMachine(RuleBasedStateMachine):
 
 
 TestQueueGuarantees = QueueMachine.TestCase
-TestQueueGuarantees.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+TestQueueGuarantees.settings = settings(max_examples=200, stateful_step_count=40)
 
 
 @given(st.lists(KEYS, max_size=30))
