@@ -47,6 +47,9 @@ from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
 from odoo_operator.sandbox.postgres import PostgresServer
 
 STEP_TIMEOUT = 180.0  # a guard against a hang, not a speed bound: a loaded machine starts slowly
+# Answers of a server too busy to answer now (a loaded run saw "504: request did not
+# complete within 1m0s" for a GET): a poll asks again, within STEP_TIMEOUT.
+BUSY = frozenset({429, 500, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
 HOOK_TOKEN = "lifecycle-hook-token"
 REFUSED = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
@@ -85,8 +88,12 @@ class Lifecycle:
         while True:
             if lines := refused_lines(self.log):
                 raise Forbidden(lines)
-            if await check():
-                return
+            try:
+                if await check():
+                    return
+            except ApiException as error:
+                if error.status not in BUSY:
+                    raise
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what}: not within {STEP_TIMEOUT:.0f}s (after {self.done})")
             await asyncio.sleep(0.1)
