@@ -14,7 +14,7 @@ from odoo_operator.runtime.objects import ObjectKey
 from odoo_operator.sandbox.kubelet import finish_job, start_job
 from tests.instance.conftest import Operator, play_job, running_instance, write_secret
 from tests.jobs.conftest import Jobs, phase_changed, settled
-from tests.runtime.helpers import sample
+from tests.runtime.helpers import eventually, sample
 
 REF = {"odooInstanceRef": {"name": "shop"}}
 S3 = {"bucket": "backups", "objectKey": "shop/1.zip", "endpoint": "http://127.0.0.1:9"}
@@ -62,9 +62,13 @@ async def test_a_backup_runs_while_serving_with_copied_credentials_and_sets_last
     obj = await operator.wait_for_phase("shop", "Running")
     assert obj["status"]["lastBackup"]
     registry = operator.manager.metrics.registry
-    stamp = sample(registry, "odoo_operator_backup_last_success_timestamp_seconds",
-                   namespace=operator.namespace, instance="shop")  # fmt: skip
-    assert stamp > 0
+
+    def stamp() -> float:
+        return sample(registry, "odoo_operator_backup_last_success_timestamp_seconds",
+                      namespace=operator.namespace, instance="shop")  # fmt: skip
+
+    # Read from the operator's cache, which may see the status a moment after we do.
+    await eventually(lambda: stamp() > 0, within=60, what="the last-backup gauge set")
     secrets = await CoreV1Api(operator.api).list_namespaced_secret(operator.namespace)
     assert copy not in [s.metadata.name for s in secrets.items]  # removed once it ended
 
