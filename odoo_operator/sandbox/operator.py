@@ -92,7 +92,6 @@ class OperatorProcess:
         self._stopping = threading.Event()
         self._restart_lock = threading.Lock()  # no restart once stop() has begun
         self._supervisor: threading.Thread | None = None
-        self.restarts = 0
 
     @property
     def log_path(self) -> Path:
@@ -160,7 +159,6 @@ class OperatorProcess:
                 if self._stopping.is_set():
                     return
                 self.process.start()
-                self.restarts += 1
 
     def _note(self, message: str) -> None:
         """A line of the sandbox's own in the operator's log, and on stderr."""
