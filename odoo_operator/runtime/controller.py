@@ -5,7 +5,9 @@ Guarantees:
 - every reconcile runs with `controller`, `namespace`, `name` and a fresh `reconcileID`
   bound in structlog's context, so every log line it writes carries them;
 - outcomes follow `reconcile.py`'s table; an exception is a retried error, never a dead
-  worker; reconcile counts, errors and durations go to the controller-runtime metrics;
+  worker (a 409 Conflict, a write onto a version the cache had not caught up with, is
+  logged at info without a traceback: optimistic concurrency at work, not a fault);
+  reconcile counts, errors and durations go to the controller-runtime metrics;
 - a controller has a primary kind (`for_`); one without refuses to start
   (`NoPrimaryKind`), so a controller that could never be triggered fails loudly;
 - each source may take `ignore=` (see `handler.py`): adds and changes it returns True
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from odoo_operator.runtime.client import ApiError
 from odoo_operator.runtime.handler import (
     EnqueueMapped,
     Ignore,
@@ -44,6 +47,13 @@ from odoo_operator.runtime.resources import Resource
 from odoo_operator.runtime.workqueue import ShutDown
 
 _log = structlog.get_logger(__name__)
+
+
+def _log_retried(error: Exception) -> None:
+    if isinstance(error, ApiError) and error.conflict:
+        _log.info("reconcile acted on a stale view; will retry", error=str(error))
+    else:
+        _log.exception("reconcile failed; will retry", error=str(error) or repr(error))
 
 
 class NoPrimaryKind(ValueError):
@@ -232,7 +242,7 @@ class Controller:
             except Exception as error:
                 result_label = "error"
                 self.queue.add_rate_limited(key)
-                _log.exception("reconcile failed; will retry", error=str(error) or repr(error))
+                _log_retried(error)
             else:
                 self.queue.forget(key)
                 if result.requeue_after is not None:

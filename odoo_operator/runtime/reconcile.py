@@ -9,6 +9,7 @@ How the controller treats what it returns or raises:
 | `Result(requeue_after=s)` | forgets the backoff; reconciles again after `s` seconds |
 | raises `TerminalError` | logs it, forgets the backoff, does not retry |
 | raises anything else | logs it, retries after the rate limiter's delay (5 ms doubling to 1000 s) |
+| raises a 409 `ApiError` (its view was stale) | the same, logged at info without a traceback |
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
 """What holds for every job kind: a missing instance, history pruning, the instance
-deleted mid-job."""
+deleted mid-job, a stale view."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from kubernetes_asyncio.client import BatchV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from odoo_operator.controllers.jobs.reconciler import JobReconciler
+from odoo_operator.controllers.resources import ODOO_BACKUP_JOBS
+from odoo_operator.runtime.cache import Lister, Store
+from odoo_operator.runtime.client import ApiError
+from odoo_operator.runtime.objects import ObjectKey, freeze
 from tests.instance.conftest import Operator, play_job, running_instance
 from tests.instance.test_webhook import Receiver
 from tests.jobs.conftest import Jobs, StartOperator
@@ -67,6 +73,34 @@ async def test_deleting_the_instance_mid_job_stops_its_batch_job_and_fails_the_r
             running["status"]["jobName"], operator.namespace
         )
     assert gone.value.status == 404
+
+
+async def test_a_job_controller_whose_cache_lags_never_writes_over_a_newer_status(
+    operator: Operator, jobs: Jobs
+) -> None:
+    """A cache may lag the API server. Seen in CI: a second reconcile, woken by its batch
+    Job's event before its own status write had come back, wrote Running over the
+    Completed the instance reconciler had just written; the upgrade waiting on that
+    backup then went on, and the backup stayed Running for ever."""
+    await running_instance(operator, "shop", {})
+    created = await jobs.create("OdooBackupJob", "b1", {**REF, "destination": S3})
+    await play_job(operator, "odoobackupjobs", "b1")
+    completed = await jobs.wait_phase("OdooBackupJob", "b1", "Completed")
+
+    controller = next(c for c in operator.manager.controllers if c.primary == ODOO_BACKUP_JOBS)
+    live = controller.reconciler
+    assert isinstance(live, JobReconciler)
+    lagging = Store()
+    lagging.put(freeze(created))  # the resource as it was made: no status yet
+    by_kind = {**live.ctx.jobs.by_kind, live.kind.word: Lister(lagging)}
+    caches = dataclasses.replace(live.ctx.jobs, by_kind=by_kind)
+    stale = JobReconciler(live.kind, dataclasses.replace(live.ctx, jobs=caches))
+    with pytest.raises(ApiError) as refused:  # it would admit it (Pending) from that view
+        await stale.reconcile(ObjectKey(jobs.namespace, "b1"))
+    assert refused.value.conflict
+    after = await jobs.get("OdooBackupJob", "b1")
+    assert after["metadata"]["resourceVersion"] == completed["metadata"]["resourceVersion"]
+    assert after["status"]["phase"] == "Completed"
 
 
 async def test_the_job_webhook_is_posted_once_when_it_ends_either_way(

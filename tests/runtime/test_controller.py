@@ -21,7 +21,7 @@ from odoo_operator.runtime import (
     Result,
     TerminalError,
 )
-from odoo_operator.runtime.client import KubeClient
+from odoo_operator.runtime.client import ApiError, KubeClient
 from odoo_operator.runtime.controller import Controller, NoPrimaryKind
 from odoo_operator.runtime.informers import SharedInformers
 from odoo_operator.runtime.logs import configure_logging
@@ -201,6 +201,43 @@ async def test_every_reconcile_logs_with_its_context(
     }
     assert all(line["controller"] == "chatty" for line in inside)
     assert len({line["reconcileID"] for line in inside}) == 2
+
+
+async def test_a_conflict_is_retried_and_logged_without_a_traceback(
+    kube: KubeClient, started: list[Controller]
+) -> None:
+    """A 409 is a write onto a version the cache had not caught up with: retried, and
+    logged as what it is (info, no traceback), not as a failure of the reconciler."""
+    calls: Counter[str] = Counter()
+
+    class Stale:
+        async def reconcile(self, key: ObjectKey) -> Result:
+            calls[key.name] += 1
+            if key.name == "stale" and calls[key.name] == 1:
+                raise ApiError(409, "Conflict", "the object has been modified", "PATCH", "/x")
+            if key.name == "broken" and calls[key.name] == 1:
+                raise ApiError(500, "InternalError", "etcd down", "PATCH", "/x")
+            return DONE
+
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    try:
+        controller = Controller("stale", Stale(), SharedInformers(kube))
+        controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
+        started.append(controller)
+        controller.start()
+        controller.enqueue(ObjectKey("ns", "stale"))
+        controller.enqueue(ObjectKey("ns", "broken"))
+        await eventually(lambda: calls["stale"] == 2 and calls["broken"] == 2, what="retried")
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    retried = {line["name"]: line for line in lines if "will retry" in line["event"]}
+    assert retried["stale"]["level"] == "info"
+    assert "exception" not in retried["stale"]
+    assert "409 Conflict" in retried["stale"]["error"]
+    assert retried["broken"]["level"] == "error"
+    assert "exception" in retried["broken"]
 
 
 def config_map(

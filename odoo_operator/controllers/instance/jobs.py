@@ -170,7 +170,7 @@ async def finish(
     resource = KINDS[kind]
     status = job_status.fields(job, phase, message)
     try:
-        await job_status.write(client, resource, job, status, guarded=True)
+        await job_status.write(client, resource, job, status)
     except ApiError as error:
         if error.not_found:
             return

@@ -344,7 +344,7 @@ class BackupFirst:
         status: dict[str, Any] = {"message": message}
         if conditions:
             status["conditions"] = job_status.merged_conditions(upgrade, *conditions)
-        await job_status.write(self.ctx.client, ODOO_UPGRADE_JOBS, upgrade, status, guarded=True)
+        await job_status.write(self.ctx.client, ODOO_UPGRADE_JOBS, upgrade, status)
 
     def _event(self, upgrade: KubeObject, type_: EventType, reason: str, note: str) -> None:
         instance = self.ctx.instances.get(instance_jobs.instance_of(upgrade))

@@ -28,6 +28,10 @@ Guarantees:
   for one resource at a time);
 - a resource whose instance is deleted (or gone) while it runs has its batch Job (and
   its pod) deleted, and is marked Failed.
+- every status write carries the resourceVersion of the view it was decided from
+  (`status.write`): a view the cache had not brought up to date is refused (409) and the
+  key reconciled again, so a second reconcile woken before the first one's write is
+  cached never writes Running (or Pending) over the outcome the instance recorded.
 """
 
 from __future__ import annotations

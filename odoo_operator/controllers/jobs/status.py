@@ -10,7 +10,9 @@ its status changes, and writing one condition keeps the others.
 
 Guarantees:
 - `write` merge-patches the status subresource with only the fields given, so what
-  another writer recorded (e.g. `jobName`) stays;
+  another writer recorded (e.g. `jobName`) stays, and only onto the version the writer
+  decided from: a writer whose cache lags the API server gets a 409 and decides again
+  from a fresher view, and never writes e.g. Running over Completed;
 - `ended` sends the job's `spec.webhook` (if any) through the shared `Notifier`:
   `{name, namespace, kind, phase, message, jobName, timestamp}`; it never blocks.
 """
@@ -123,14 +125,10 @@ async def write(
     resource: Resource,
     job: KubeObject,
     status: Mapping[str, Any],
-    *,
-    guarded: bool = False,
 ) -> dict[str, Any]:
-    """Merge-patch `status`; `guarded`: only onto the version of `job` (else 409)."""
+    """Merge-patch `status` onto the version of `job` (409 if there is a newer one)."""
     metadata = job["metadata"]
-    patch: dict[str, Any] = {"status": dict(status)}
-    if guarded:
-        patch["metadata"] = {"resourceVersion": metadata["resourceVersion"]}
+    patch = {"status": dict(status), "metadata": {"resourceVersion": metadata["resourceVersion"]}}
     return await client.merge_patch(
         resource, metadata["name"], patch, metadata["namespace"], subresource="status"
     )
