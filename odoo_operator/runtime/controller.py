@@ -39,6 +39,7 @@ from odoo_operator.runtime.handler import (
 )
 from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.informers import SharedInformers
+from odoo_operator.runtime.logs import describe_error
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import ObjectKey
 from odoo_operator.runtime.ratelimit import RateLimiter, RateLimitingQueue
@@ -53,7 +54,7 @@ def _log_retried(error: Exception) -> None:
     if isinstance(error, ApiError) and error.conflict:
         _log.info("reconcile acted on a stale view; will retry", error=str(error))
     else:
-        _log.exception("reconcile failed; will retry", error=str(error) or repr(error))
+        _log.exception("reconcile failed; will retry", error=describe_error(error))
 
 
 class NoPrimaryKind(ValueError):

@@ -33,6 +33,7 @@ import structlog
 from odoo_operator.runtime.backoff import Backoff
 from odoo_operator.runtime.cache import IndexFunction, Lister, Store
 from odoo_operator.runtime.client import ApiError, KubeClient, api_error_from_body
+from odoo_operator.runtime.logs import describe_error
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import (
     KubeObject,
@@ -198,7 +199,7 @@ class Informer:
                     self._restarted("error")
                     delay = backoff.next_delay()
                     self._log.warning(
-                        "list/watch failed; retrying", error=str(error) or repr(error), delay=delay
+                        "list/watch failed; retrying", error=describe_error(error), delay=delay
                     )
                     await asyncio.sleep(delay)
                 except Exception:

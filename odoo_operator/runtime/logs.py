@@ -8,6 +8,8 @@ Guarantees:
 - stdlib records from libraries (aiohttp, kubernetes_asyncio) come out in the same
   format, at WARNING and above unless the level is debug (aiohttp logs every request);
 - events below the chosen level are dropped;
+- `describe_error(error)` is what a line says about an exception: its message, or its repr
+  when it has none (a `TimeoutError()` says nothing by itself);
 - values of keys that name a secret (`password`, `token`, `secret_key`, `access_key`, ...)
   are replaced by `[redacted]` before rendering, as a last line of defence: code must still
   never log secrets on purpose.
@@ -28,6 +30,10 @@ LogFormat = Literal["text", "json"]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(password|passwd|token|secret_?key|access_?key)$", re.IGNORECASE)
+
+
+def describe_error(error: BaseException) -> str:
+    return str(error) or repr(error)
 
 
 def redact_secrets(

@@ -52,7 +52,7 @@ from odoo_operator.runtime.health import Check, HealthChecks
 from odoo_operator.runtime.informer import Informer, InformerOptions, describe
 from odoo_operator.runtime.informers import SharedInformers
 from odoo_operator.runtime.leaderelection import LeaderElector, LeaseConfig
-from odoo_operator.runtime.logs import configure_logging
+from odoo_operator.runtime.logs import configure_logging, describe_error
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.options import ManagerOptions
 from odoo_operator.runtime.reconcile import Reconciler
@@ -501,7 +501,7 @@ async def run_manager(options: ManagerOptions, setup: SetUp) -> int:
         _log.error("operator stopped", error=str(error))
         return 1
     except Exception as error:
-        _log.exception("operator failed", error=str(error) or repr(error))
+        _log.exception("operator failed", error=describe_error(error))
         return 1
     finally:
         await manager.close()

@@ -1,4 +1,4 @@
-"""Logging set-up: text and json on stderr, level filtering, secret redaction."""
+"""Logging set-up: text and json on stderr, level filtering, secret redaction, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from odoo_operator.runtime.logs import REDACTED
+from odoo_operator.runtime.logs import REDACTED, describe_error
 from odoo_operator.runtime.logs import configure_logging as configure
 
 
@@ -68,3 +68,10 @@ def test_values_of_secret_keys_are_redacted(capsys: pytest.CaptureFixture[str]) 
     # names of secrets and keys of objects are not secrets:
     assert event["postgres_clusters_secret"] == "postgres-clusters"
     assert event["object_key"] == "k.zip"
+
+
+def test_an_error_is_described_by_its_message_or_else_its_type() -> None:
+    assert describe_error(ValueError("spec.replicas: must be >= 0")) == (
+        "spec.replicas: must be >= 0"
+    )
+    assert describe_error(TimeoutError()) == "TimeoutError()"  # str() of it is ""

@@ -37,6 +37,7 @@ from odoo_operator.controllers.schedule import backups, retention, ticks, verifi
 from odoo_operator.controllers.schedule import status as schedule_status
 from odoo_operator.controllers.schedule.context import ScheduleContext
 from odoo_operator.runtime.client import ApiError
+from odoo_operator.runtime.logs import describe_error
 from odoo_operator.runtime.objects import KubeObject, ObjectKey, parse_time, thaw
 from odoo_operator.runtime.reconcile import DONE, Result
 
@@ -166,7 +167,7 @@ class ScheduleReconciler:
             except CannotRun as error:  # tried again at the next reconcile
                 problems.append(f"retention: {error}")
             except Exception as error:  # S3 down must not stop the schedule
-                reason = str(error) or repr(error)  # a TimeoutError says nothing by itself
+                reason = describe_error(error)
                 _log.warning("retention failed", schedule=schedule["metadata"]["name"],
                              error=reason)  # fmt: skip
                 problems.append(f"retention failed, tried again at the next reconcile: {reason}")

@@ -39,6 +39,7 @@ import structlog
 
 from odoo_operator.runtime import ApiError, KubeClient, KubeObject
 from odoo_operator.runtime.backoff import Backoff
+from odoo_operator.runtime.logs import describe_error
 from odoo_operator.runtime.resources import PODS
 from odoo_operator.sandbox.podsim import env, status
 from odoo_operator.sandbox.podsim.containers import ContainerProcess, Launch, launch_for
@@ -156,7 +157,7 @@ class PodWorker:
                         return
                 except (ApiError, aiohttp.ClientError, TimeoutError) as error:
                     delay = backoff.next_delay()
-                    reason = str(error) or repr(error)  # a TimeoutError says nothing by itself
+                    reason = describe_error(error)
                     log.warning("pod sync failed; retrying", error=reason, delay=delay)
                     await asyncio.sleep(delay)
                     self._changed.set()
