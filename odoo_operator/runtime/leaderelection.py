@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from odoo_operator.runtime.client import ApiError, KubeClient
+from odoo_operator.runtime.logs import describe_error
 from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import micro_time
 from odoo_operator.runtime.resources import LEASES
@@ -89,9 +90,7 @@ class LeaderElector:
                     self._log.info("became leader")
                     return
             except Exception as error:  # API errors, refused connections, timeouts
-                self._log.warning(
-                    "could not read or write the lease", error=str(error) or repr(error)
-                )
+                self._log.warning("could not read or write the lease", error=describe_error(error))
             # Poll at the retry period, but try again right when the holder's lease expires.
             expires_in = self._observed_at + self._observed_duration - self._clock()
             await asyncio.sleep(min(self._sleep_period(), max(expires_in + 0.05, 0.05)))
@@ -107,7 +106,7 @@ class LeaderElector:
                     renewed = await self._try_acquire_or_renew()
             except Exception as error:
                 renewed = False
-                self._log.warning("lease renewal failed", error=str(error) or repr(error))
+                self._log.warning("lease renewal failed", error=describe_error(error))
             if renewed:
                 last_renewed = self._clock()
             elif self._clock() - last_renewed >= self.config.renew_deadline:
@@ -142,7 +141,7 @@ class LeaderElector:
                 self._log.warning("could not release the lease", error=str(error))
                 return
             except Exception as error:
-                self._log.warning("could not release the lease", error=str(error) or repr(error))
+                self._log.warning("could not release the lease", error=describe_error(error))
                 return
             self._log.info("leader lease released")
             return
@@ -150,12 +149,12 @@ class LeaderElector:
 
     async def _try_acquire_or_renew(self) -> bool:
         config = self.config
-        now_text = micro_time()
         try:
             lease = await self.client.get(LEASES, config.name, config.namespace)
         except ApiError as error:
             if not error.not_found:
                 raise
+            now_text = micro_time()
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
@@ -179,6 +178,9 @@ class LeaderElector:
         held_by_other = holder not in ("", config.identity)
         if held_by_other and self._observed_at + duration > self._clock():
             return False
+        # Stamped after the read, which may have taken long on a loaded server: a taken-over
+        # lease's acquireTime is then at least `duration` after the last renewal we saw.
+        now_text = micro_time()
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder == config.identity:
             acquire_time = spec.get("acquireTime") or now_text

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+import pytest
+
 from odoo_operator.runtime.client import KubeClient
+from odoo_operator.runtime.informer import Informer
 from odoo_operator.runtime.leaderelection import LeaderElector, LeaseConfig
 from odoo_operator.runtime.metrics import RuntimeMetrics
+from odoo_operator.runtime.objects import KubeObject
 from odoo_operator.runtime.resources import LEASES
-from tests.runtime.helpers import eventually, eventually_equal
+from tests.runtime.helpers import eventually
 
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 # Short timings so the test is quick; the rules are the same as 15 s / 10 s / 2 s.
@@ -40,26 +45,76 @@ def when(spec: dict[str, object], field: str) -> datetime:
     return datetime.strptime(str(spec[field]), "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class LeaseHistory:
+    """Every version of the Lease, as a watch delivers them (an informer handler)."""
+
+    def __init__(self) -> None:
+        self.versions: list[dict[str, object]] = []
+
+    def on_add(self, obj: KubeObject) -> None:
+        self.versions.append(dict(obj["spec"]))
+
+    def on_update(self, old: KubeObject, new: KubeObject) -> None:
+        self.versions.append(dict(new["spec"]))
+
+    def on_delete(self, obj: KubeObject) -> None:
+        pass
+
+    def renewed_by(self, holder: str) -> list[datetime]:
+        return [when(v, "renewTime") for v in self.versions if v.get("holderIdentity") == holder]
+
+    def takeovers(self) -> list[tuple[dict[str, object], dict[str, object]]]:
+        """(last version of one holder, first of the next) where a holder took it from
+        another without a release in between."""
+        return [
+            (before, after)
+            for before, after in zip(self.versions, self.versions[1:], strict=False)
+            if before.get("holderIdentity")
+            and after.get("holderIdentity") not in ("", None, before.get("holderIdentity"))
+        ]
+
+
+@pytest.fixture
+async def lease_history(kube: KubeClient, namespace: str) -> AsyncIterator[LeaseHistory]:
+    history = LeaseHistory()
+    watch = Informer(kube, LEASES, namespace)
+    watch.add_handler(history)
+    task = asyncio.create_task(watch.run())
+    try:
+        assert await watch.wait_for_sync(60)
+        yield history
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_one_leader_takeover_after_expiry_and_release(
-    kube: KubeClient, namespace: str
+    kube: KubeClient, namespace: str, lease_history: LeaseHistory
 ) -> None:
-    """Told by the Lease's own record, not by the test's clock: no takeover while renewed,
-    none before expiry, and after a release no waiting for expiry at all."""
+    """Told by the Lease's own record (every version, from a watch), not by the test's
+    clock: no takeover while renewed, none before expiry, and after a release no waiting
+    for expiry at all."""
     first, second = elector(kube, namespace, "first"), elector(kube, namespace, "second")
-    await asyncio.wait_for(first.acquire(), 10)
+    await asyncio.wait_for(first.acquire(), 60)
     renewing = asyncio.create_task(first.keep_renewing())
     contender = asyncio.create_task(second.acquire())
     acquired = when(await lease_spec(kube, namespace), "acquireTime")
     span = timedelta(seconds=FAST["lease_duration"] * 2)
 
-    async def renewed_for_two_durations() -> bool:
-        return when(await lease_spec(kube, namespace), "renewTime") - acquired >= span
+    def renewed_for_two_durations() -> bool:
+        return any(renewal - acquired >= span for renewal in lease_history.renewed_by("first"))
 
-    await eventually_equal(renewed_for_two_durations, True, within=60)
-    assert not contender.done()  # renewed all along: no takeover
-    assert (status(first), status(second)) == (1, 0)
+    # A loaded machine may make the leader miss its 2 s renew deadline: it then steps down
+    # (and the takeover below happens from there).
+    await eventually(
+        lambda: renewed_for_two_durations() or first.lost.is_set(),
+        within=120,
+        what="two lease durations of renewals",
+    )
+    if not first.lost.is_set():
+        assert not contender.done()  # renewed all along: no takeover
+        assert (status(first), status(second)) == (1, 0)
     spec = await lease_spec(kube, namespace)
-    assert spec["holderIdentity"] == "first"
     assert MICRO_TIME.match(str(spec["renewTime"]))
     assert MICRO_TIME.match(str(spec["acquireTime"]))
 
@@ -67,13 +122,16 @@ async def test_one_leader_takeover_after_expiry_and_release(
     renewing.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await renewing
-    last_renewal = when(await lease_spec(kube, namespace), "renewTime")
-    await asyncio.wait_for(contender, 60)
+    await asyncio.wait_for(contender, 120)
     assert status(second) == 1
     spec = await lease_spec(kube, namespace)
     assert spec["holderIdentity"] == "second"
     assert spec["leaseTransitions"] == 1
-    assert when(spec, "acquireTime") - last_renewal >= timedelta(seconds=FAST["lease_duration"])
+    await eventually(lambda: bool(lease_history.takeovers()), within=60, what="takeover seen")
+    [(last_renewal, taken)] = lease_history.takeovers()
+    assert (last_renewal["holderIdentity"], taken["holderIdentity"]) == ("first", "second")
+    waited = when(taken, "acquireTime") - when(last_renewal, "renewTime")
+    assert waited >= timedelta(seconds=FAST["lease_duration"])
 
     # A clean release hands over at once: here the lease would only expire after 10 min.
     await second.release()
