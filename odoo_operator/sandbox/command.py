@@ -19,22 +19,43 @@ from odoo_operator.sandbox.runner import OPTIONAL_PARTS, SANDBOX_OPERATOR_IMAGE,
 READY_LINE = "sandbox ready"
 
 
-def _run_until_signal(sandbox: Sandbox) -> None:
+class StopRequest:
+    """The SIGINT/SIGTERM handler: remembers the request and raises KeyboardInterrupt.
+
+    Python runs a handler wherever the main thread is, and an exception raised inside a
+    finalizer or a fork hook is printed ("Exception ignored in ...") and dropped: seen
+    when the signal came while a child was being started (logging's after-fork hook).
+    `received` is the request that cannot be dropped: checked once start-up returns.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+
+def run_until_signal(sandbox: Sandbox) -> None:
     """Start, say `sandbox ready`, wait for SIGINT/SIGTERM; always stop what started.
 
-    Both signals raise KeyboardInterrupt, during start-up too, so `finally` stops the
-    parts that had started; while stopping, further signals are ignored (every part has
-    its own time limit, and the children die with this process anyway). SIGINT is set
-    here too: a sandbox started in the background by a shell or script inherits SIGINT
-    ignored, and Python then leaves it ignored, so `kill -INT` would do nothing.
+    Both signals raise KeyboardInterrupt (`StopRequest`), during start-up too, so
+    `finally` stops the parts that had started; while stopping, further signals are
+    ignored (every part has its own time limit, and the children die with this process
+    anyway). SIGINT is set here too: a sandbox started in the background by a shell or
+    script inherits SIGINT ignored, and Python then leaves it ignored, so `kill -INT`
+    would do nothing.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop = StopRequest()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     ready = False
     try:
         # From the main thread: each child's parent-death signal is tied to the thread
         # that started it, and this one lives as long as the process.
         sandbox.start()
+        if stop.received:  # its KeyboardInterrupt was dropped on the way
+            raise KeyboardInterrupt
         ready = True  # before the line: a signal right after it must end in a clean stop
         click.echo(READY_LINE)
         sys.stdout.flush()
@@ -111,7 +132,7 @@ def sandbox(
             click.echo(str(assets.directory))
             return
         directory = run_dir or Path(tempfile.mkdtemp(prefix="odoo-operator-sandbox-"))
-        _run_until_signal(
+        run_until_signal(
             Sandbox(
                 run_dir=directory,
                 kubeconfig_out=kubeconfig_out,
