@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiobotocore.session import get_session
+from aiohttp import payload as http_payload
+from aiohttp.abc import AbstractStreamWriter
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -126,11 +128,16 @@ def crc32_base64(data: bytes | bytearray) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
-class PartBody(io.RawIOBase):
-    """A part's bytes as a seekable stream, so the HTTP client sends it in small chunks.
+SEND_CHUNK = 256 << 10  # what the HTTP client writes to the socket at a time
 
-    Given plain bytes (or a BytesIO) the HTTP stack makes a full copy of the part; a
-    stream read chunk by chunk keeps memory at the part itself.
+
+class PartBody(io.RawIOBase):
+    """A part's bytes as a seekable stream that hands out views, never copies.
+
+    botocore reads it once for the payload's SHA-256 (on http) and aiohttp once to send
+    it (`PartPayload`). Given plain bytes the HTTP stack would copy the whole part; a
+    read that copied each chunk would fault in fresh memory for every chunk (about a
+    second of CPU per 600 MiB, measured).
     """
 
     def __init__(self, data: bytes | bytearray) -> None:
@@ -152,10 +159,10 @@ class PartBody(io.RawIOBase):
         self._position = min(max(base[whence] + offset, 0), len(self._view))
         return self._position
 
-    def read(self, size: int | None = -1, /) -> bytes:
-        """One copy (RawIOBase's own `read` makes two)."""
+    def read(self, size: int | None = -1, /) -> memoryview:
+        """The next `size` bytes as a view into the part (valid while the part is)."""
         end = len(self._view) if size is None or size < 0 else self._position + size
-        data = bytes(self._view[self._position : end])
+        data = self._view[self._position : end]
         self._position += len(data)
         return data
 
@@ -172,6 +179,33 @@ class PartBody(io.RawIOBase):
         """Let go of the part: the HTTP stack may keep this object after the request."""
         self._view = memoryview(b"")
         super().close()
+
+
+@http_payload.payload_type(PartBody, order=http_payload.Order.try_first)
+class PartPayload(http_payload.Payload):
+    """How aiohttp sends a `PartBody` (registered for that type): views of the part
+    written straight from memory on the event loop. aiohttp's default for a stream
+    reads every chunk in its thread pool, one round trip per 256 KiB (about 0.5 s of
+    CPU per 600 MiB, measured); a part is in memory already."""
+
+    def __init__(self, value: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(value, *args, **kwargs)
+        self._part_size: int = len(value) - value.tell()
+        self._size = self._part_size
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("an upload part is binary")
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        left = self._part_size if content_length is None else min(content_length, self._part_size)
+        while left > 0 and (chunk := self._value.read(min(SEND_CHUNK, left))):
+            await writer.write(chunk)
+            left -= len(chunk)
 
 
 class MultipartUpload:
