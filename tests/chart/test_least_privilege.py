@@ -37,7 +37,6 @@ from kubernetes_asyncio.client import (
     CoordinationV1Api,
     CoreV1Api,
     CustomObjectsApi,
-    EventsV1Api,
 )
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import new_client_from_config
@@ -54,6 +53,7 @@ from tests.chart.conftest import CHART, helm
 from tests.chart.deployed import Permission, operator_command, permissions, without
 from tests.chart.tools import ChartTools
 from tests.conftest import CHART_CRDS
+from tests.events import list_events
 from tests.kubectl import kubectl
 from tests.runtime.helpers import eventually_equal
 
@@ -336,8 +336,8 @@ def test_the_chart_grants_exactly_the_listed_permissions(installed: Installed) -
 
 
 async def _series_counted(api: ApiClient, namespace: str) -> bool:
-    events = (await EventsV1Api(api).list_namespaced_event(namespace)).items
-    return any(e.reason == "PhaseChanged" and e.series and e.series.count >= 2 for e in events)
+    events = await list_events(api, namespace)
+    return any(e.reason == "PhaseChanged" and e.series_count >= 2 for e in events)
 
 
 async def test_the_chart_s_rights_carry_an_instance_through_its_life(

@@ -25,7 +25,6 @@ from kubernetes_asyncio.client import (
     AppsV1Api,
     CoreV1Api,
     CustomObjectsApi,
-    EventsV1Api,
 )
 
 from odoo_operator import controllers
@@ -38,6 +37,7 @@ from odoo_operator.runtime.manager import Manager
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready, start_job
 from odoo_operator.sandbox.postgres import PostgresServer
+from tests.events import Event, list_events
 from tests.runtime.helpers import eventually
 
 CLUSTERS_SECRET = "postgres-clusters"
@@ -163,11 +163,11 @@ class Operator:
             within,
         )
 
-    async def events(self, reason: str | None = None) -> list[Any]:
-        found = (await EventsV1Api(self.api).list_namespaced_event(self.namespace)).items
+    async def events(self, reason: str | None = None) -> list[Event]:
+        found = await list_events(self.api, self.namespace)
         return [e for e in found if reason is None or e.reason == reason]
 
-    async def wait_for_event(self, reason: str, within: float = 60) -> Any:
+    async def wait_for_event(self, reason: str, within: float = 60) -> Event:
         """The first Event with `reason` (events are sent in the background)."""
         deadline = asyncio.get_running_loop().time() + within
         while not (found := await self.events(reason)):
