@@ -7,7 +7,8 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -173,27 +174,41 @@ async def test_n_workers_and_never_one_key_twice_at_once(
     assert all(reconciler.calls[name] == 2 for name in "abcd"), reconciler.calls
 
 
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """Our log lines as JSON, in a buffer, for the test's duration."""
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+
+
+def start_with_keys(
+    kube: KubeClient, started: list[Controller], name: str, reconciler: Any, *keys: ObjectKey
+) -> None:
+    """A controller whose informers never start: the test enqueues `keys` itself."""
+    controller = Controller(name, reconciler, SharedInformers(kube))
+    controller.for_(CONFIG_MAPS)
+    started.append(controller)
+    controller.start()
+    for key in keys:
+        controller.enqueue(key)
+
+
 async def test_every_reconcile_logs_with_its_context(
-    kube: KubeClient, started: list[Controller]
+    kube: KubeClient, started: list[Controller], json_log: io.StringIO
 ) -> None:
     class Chatty:
         async def reconcile(self, key: ObjectKey) -> Result:
             structlog.get_logger("test").info("inside the reconcile")
             return DONE
 
-    stream = io.StringIO()
-    configure_logging("json", "info", stream=stream)
-    try:
-        controller = Controller("chatty", Chatty(), SharedInformers(kube))
-        controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
-        started.append(controller)
-        controller.start()
-        controller.enqueue(ObjectKey("ns-1", "one"))
-        controller.enqueue(ObjectKey("ns-2", "two"))
-        await eventually(lambda: stream.getvalue().count("inside the reconcile") == 2)
-    finally:
-        structlog.reset_defaults()
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    start_with_keys(kube, started, "chatty", Chatty(), ObjectKey("ns-1", "one"),
+                    ObjectKey("ns-2", "two"))  # fmt: skip
+    await eventually(lambda: json_log.getvalue().count("inside the reconcile") == 2)
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     inside = [line for line in lines if line["event"] == "inside the reconcile"]
     assert {(line["namespace"], line["name"]) for line in inside} == {
         ("ns-1", "one"),
@@ -204,7 +219,7 @@ async def test_every_reconcile_logs_with_its_context(
 
 
 async def test_a_conflict_is_retried_and_logged_without_a_traceback(
-    kube: KubeClient, started: list[Controller]
+    kube: KubeClient, started: list[Controller], json_log: io.StringIO
 ) -> None:
     """A 409 is a write onto a version the cache had not caught up with: retried, and
     logged as what it is (info, no traceback), not as a failure of the reconciler."""
@@ -219,19 +234,10 @@ async def test_a_conflict_is_retried_and_logged_without_a_traceback(
                 raise ApiError(500, "InternalError", "etcd down", "PATCH", "/x")
             return DONE
 
-    stream = io.StringIO()
-    configure_logging("json", "info", stream=stream)
-    try:
-        controller = Controller("stale", Stale(), SharedInformers(kube))
-        controller.for_(CONFIG_MAPS)  # never started: the test enqueues keys itself
-        started.append(controller)
-        controller.start()
-        controller.enqueue(ObjectKey("ns", "stale"))
-        controller.enqueue(ObjectKey("ns", "broken"))
-        await eventually(lambda: calls["stale"] == 2 and calls["broken"] == 2, what="retried")
-    finally:
-        structlog.reset_defaults()
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    start_with_keys(kube, started, "stale", Stale(), ObjectKey("ns", "stale"),
+                    ObjectKey("ns", "broken"))  # fmt: skip
+    await eventually(lambda: calls["stale"] == 2 and calls["broken"] == 2, what="retried")
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     retried = {line["name"]: line for line in lines if "will retry" in line["event"]}
     assert retried["stale"]["level"] == "info"
     assert "exception" not in retried["stale"]
