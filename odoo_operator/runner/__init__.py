@@ -1,7 +1,8 @@
 """The runner: the code inside backup and restore Job pods (`odoo-operator job backup|restore`).
 
 SPEC §6, docs/backup-restore.md. It stands apart: it imports nothing else of the package
-and never loads the Kubernetes client (the command group loads it lazily; a test checks).
+but the leaves `database_names` and `database_drop`, and never loads the Kubernetes
+client (the command group loads it lazily; a test checks).
 
 - `command`: the CLI; flags and environment in, exit status and one stderr line out.
 - `backup`: pg_dump → artifact (zip, sql, dump) → S3 multipart upload, as one stream.

@@ -45,6 +45,7 @@ from typing import Any
 
 import asyncpg
 
+from odoo_operator.database_drop import drop_with_force
 from odoo_operator.database_names import (
     RESTORE_PREVIOUS_PREFIX,
     RESTORE_TEMPORARY_PREFIX,
@@ -59,7 +60,6 @@ from odoo_operator.runner.pgtools import quote_identifier
 
 _ATTEMPT = re.compile(r"^[0-9a-f]{8}$")
 _RENAME_TRIES = 10
-FORCE_DROP_SINCE = 130000  # DROP DATABASE ... WITH (FORCE) exists from PostgreSQL 13
 
 
 @dataclass(frozen=True)
@@ -116,20 +116,11 @@ class Admin:
         )
 
     async def drop(self, name: str) -> None:
-        """Drop `name`, ending the sessions this role may end; retried while others linger.
-
-        `WITH (FORCE)` refuses outright when any process on the database is one this role
-        may not signal, and PostgreSQL counts an autovacuum worker as such (it has no
-        role), so a database that autovacuum is analysing right after a load could not be
-        dropped. A plain DROP DATABASE ends autovacuum workers itself: it is the fallback.
-        """
+        """Drop `name` `WITH (FORCE)`, else plainly after ending the sessions this role may
+        end, retried while others linger (`database_drop` says why)."""
+        if await drop_with_force(self.connection, name, self.server_version_num):
+            return
         statement = f"DROP DATABASE IF EXISTS {quote_identifier(name)}"
-        if self.server_version_num >= FORCE_DROP_SINCE:
-            try:
-                await self.connection.execute(f"{statement} WITH (FORCE)")
-                return
-            except asyncpg.InsufficientPrivilegeError:
-                pass
         await self._end_sessions_then(name, partial(self.connection.execute, statement))
 
     async def allow_connections(self, name: str, allowed: bool) -> None:

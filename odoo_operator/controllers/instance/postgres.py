@@ -33,6 +33,7 @@ import asyncpg
 import structlog
 
 from odoo_operator.controllers.instance.clusters import Cluster
+from odoo_operator.database_drop import drop_with_force
 from odoo_operator.database_names import working_database_patterns
 
 _log = structlog.get_logger(__name__)
@@ -41,24 +42,7 @@ POOL_SIZE = 4
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 30.0
 ADMIN_DATABASE = "postgres"
-FORCE_DROP_SINCE = 130000  # DROP DATABASE ... WITH (FORCE): PostgreSQL 13
 _SCRAM_ITERATIONS = 4096
-
-
-async def _drop_database(connection: Any, name: str, *, force: bool) -> None:
-    """DROP DATABASE, `WITH (FORCE)` where the server has it.
-
-    FORCE refuses outright when the admin may not signal a process on the database, and
-    PostgreSQL counts an autovacuum worker (no role) as such for an admin that is not a
-    superuser; a plain DROP DATABASE ends autovacuum workers itself, so it follows.
-    """
-    if force:
-        try:
-            await _execute(connection, "DROP DATABASE IF EXISTS %I WITH (FORCE)", name)
-            return
-        except asyncpg.InsufficientPrivilegeError:
-            pass
-    await _execute(connection, "DROP DATABASE IF EXISTS %I", name)
 
 
 class PostgresError(Exception):
@@ -217,7 +201,8 @@ class PostgresAdmin:
                 )
                 version = int(await connection.fetchval("SHOW server_version_num"))
                 for name in databases:
-                    await _drop_database(connection, name, force=version >= FORCE_DROP_SINCE)
+                    if not await drop_with_force(connection, name, version):
+                        await _execute(connection, "DROP DATABASE IF EXISTS %I", name)
                 await _execute(connection, "DROP ROLE IF EXISTS %I", role)
         except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as error:
             raise self._failure(
