@@ -31,6 +31,7 @@ from odoo_operator.runtime.manager import Manager
 from odoo_operator.runtime.options import ManagerOptions
 from odoo_operator.sandbox.controlplane import ControlPlane
 from odoo_operator.sandbox.ports import free_port
+from tests.guards import COMMAND_GUARD
 
 OPTIONS = [p for p in run.params if isinstance(p, click.Option)]
 JSON_FLAGS = ["--default-resources", "--default-affinity", "--default-tolerations"]
@@ -251,7 +252,7 @@ def test_a_bad_value_from_the_real_command_is_one_clear_line(tmp_path: Path) -> 
         [sys.executable, "-m", "odoo_operator", "run", "--watch-namespace", "Bad_NS"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_GUARD,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         check=False,
     )
@@ -355,7 +356,7 @@ def test_run_starts_the_manager_and_stops_cleanly_on_sigterm(
         ):
             assert f"# TYPE {name} " in scraped
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=COMMAND_GUARD)
     assert proc.returncode == 0, stderr
     events = [json.loads(line) for line in stderr.splitlines()]
     starting = next(e for e in events if e["event"] == "starting")
@@ -377,7 +378,7 @@ async def test_run_with_leader_election_holds_the_lease(
         holder = await _lease_holder(leases, namespace, wait_for_holder=True)
         assert holder
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=COMMAND_GUARD) == 0
     assert await _lease_holder(leases, namespace) is None  # released on a clean stop
 
 

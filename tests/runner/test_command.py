@@ -10,6 +10,7 @@ import pytest
 
 from odoo_operator.runner.errors import JobError
 from odoo_operator.runner.filestore import ensure_filestore_root
+from tests.guards import COMMAND_GUARD
 
 ENV = {
     "PATH": "/usr/bin:/bin",
@@ -27,7 +28,7 @@ def job(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str, s
         capture_output=True,
         text=True,
         env=ENV if env is None else env,
-        timeout=60,
+        timeout=COMMAND_GUARD,
         check=False,
     )
     return result.returncode, result.stdout, result.stderr
@@ -140,7 +141,11 @@ def test_the_job_command_does_not_load_the_kubernetes_client() -> None:
         "print(sorted(m for m in sys.modules if m.startswith('kubernetes')))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=COMMAND_GUARD,
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from odoo_operator.runner import joblog
+from tests.guards import COMMAND_GUARD
 
 
 class Lines:
@@ -47,7 +48,11 @@ def test_library_warnings_become_json_lines_on_stdout() -> None:
         "logging.getLogger('asyncio').error('Task exception: hunter2-secret leaked')\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=COMMAND_GUARD,
     )
     assert result.stderr == ""
     line = json.loads(result.stdout)

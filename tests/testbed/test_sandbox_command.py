@@ -19,6 +19,7 @@ import pytest
 from odoo_operator.sandbox.assets import EnvtestAssets, cache_dir, cache_root, etcd_version
 from odoo_operator.sandbox.command import run_until_signal
 from odoo_operator.sandbox.process import descendants, pid_alive
+from tests.guards import COMMAND_GUARD
 from tests.kubectl import kubectl
 from tests.sandbox_command import (
     ODOO_OPERATOR,
@@ -142,7 +143,7 @@ def test_missing_assets_is_one_clear_error(tmp_path: Path) -> None:
         [*ODOO_OPERATOR, "sandbox", "--prepare-only"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=COMMAND_GUARD,
         check=False,
         env={**os.environ, "KUBEBUILDER_ASSETS": str(tmp_path)},
     )

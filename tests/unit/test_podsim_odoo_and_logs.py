@@ -13,6 +13,7 @@ from odoo_operator.sandbox.podsim.logs import ContainerLog, Entry, LogOptions, r
 from odoo_operator.sandbox.podsim.logserver import BadRequest, parse_options
 from odoo_operator.sandbox.podsim.odoo import parse_command, series_of, shown
 from odoo_operator.sandbox.podsim.odoo_schema import SimulationError, bumped, quote_identifier
+from tests.guards import COMMAND_GUARD
 
 
 def test_init_command_as_the_operator_writes_it() -> None:
@@ -130,6 +131,10 @@ def test_the_simulated_odoo_loads_no_kubernetes_client_nor_tls_machinery() -> No
         "('kubernetes_asyncio', 'aiohttp', 'cryptography', 'yaml')))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=COMMAND_GUARD,
     )
     assert result.stdout.strip() == "[]"
