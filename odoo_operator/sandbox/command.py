@@ -25,7 +25,8 @@ class StopRequest:
     Python runs a handler wherever the main thread is, and an exception raised inside a
     finalizer or a fork hook is printed ("Exception ignored in ...") and dropped: seen
     when the signal came while a child was being started (logging's after-fork hook).
-    `received` is the request that cannot be dropped: checked once start-up returns.
+    `received` is the request that cannot be dropped: the sandbox checks it between
+    start-up steps (`Sandbox.stop_requested`) and once start-up returns.
     """
 
     def __init__(self) -> None:
@@ -47,6 +48,7 @@ def run_until_signal(sandbox: Sandbox) -> None:
     would do nothing.
     """
     stop = StopRequest()
+    sandbox.stop_requested = lambda: stop.received
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     ready = False

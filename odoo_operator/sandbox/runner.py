@@ -16,9 +16,10 @@
 
 Parts run in parallel where they do not depend on each other; each waits in the main
 thread, which also starts every process (a child's parent-death signal belongs to the
-thread that started it). `stop()` stops every process that was started, newest first
-(the operator while the API server still answers, so it releases its Lease), also after
-a failed or interrupted start. Parts can be left out with `without`.
+thread that started it). A stop request is acted on after any process start or wait
+(`stop_requested`). `stop()` stops every process that was started, newest first (the
+operator while the API server still answers, so it releases its Lease), also after a
+failed or interrupted start. Parts can be left out with `without`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Sandbox:
     authorization: Authorization = "AlwaysAllow"
     build_assets: bool = False
     operator_image: str = SANDBOX_OPERATOR_IMAGE
+    stop_requested: Callable[[], bool] = lambda: False
+    """Checked after each process start and wait: a stop request whose KeyboardInterrupt
+    Python dropped (inside a fork hook, `command.StopRequest`) ends start-up there."""
     control_plane: ControlPlane | None = field(default=None, init=False)
     controller_manager: ControllerManager | None = field(default=None, init=False)
     postgres: PostgresServer | None = field(default=None, init=False)
@@ -94,6 +98,11 @@ class Sandbox:
     def _launch(self, part: Part) -> None:
         self._started.append(part)  # before launching: stop() must see a half-started part
         part.launch()
+        self._stop_if_requested()
+
+    def _stop_if_requested(self) -> None:
+        if self.stop_requested():
+            raise KeyboardInterrupt
 
     def _say(self, message: str) -> None:
         elapsed = time.monotonic() - self._began
@@ -102,6 +111,7 @@ class Sandbox:
     def _wait(self, name: str, part: Part | None) -> None:
         if part is not None:
             part.wait_ready()
+            self._stop_if_requested()
             self._say(f"{name} ready")
 
     def start(self) -> None:

@@ -19,6 +19,7 @@ import pytest
 from odoo_operator.sandbox.assets import EnvtestAssets, cache_dir, cache_root, etcd_version
 from odoo_operator.sandbox.command import run_until_signal
 from odoo_operator.sandbox.process import descendants, pid_alive
+from odoo_operator.sandbox.runner import Sandbox
 from tests.guards import COMMAND_GUARD
 from tests.kubectl import kubectl
 from tests.sandbox_command import (
@@ -171,6 +172,7 @@ class DroppingStartUp:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.stop_requested = lambda: False  # what run_until_signal hands a Sandbox
 
     def start(self) -> None:
         self.calls.append("start")
@@ -181,7 +183,7 @@ class DroppingStartUp:
                 sum(range(1000))  # the handler runs here; what it raises is dropped
 
         Finalizer()  # collected at once
-        self.calls.append("started")
+        self.calls.append(f"started; stop requested: {self.stop_requested()}")
 
     def stop(self) -> None:
         self.calls.append("stop")
@@ -205,7 +207,29 @@ def test_a_sigterm_whose_interrupt_python_dropped_still_stops_the_sandbox() -> N
         signal.signal(signal.SIGALRM, previous_alarm)
         for number, handler in saved.items():
             signal.signal(number, handler)
-    assert sandbox.calls == ["start", "started", "stop"]
+    assert sandbox.calls == ["start", "started; stop requested: True", "stop"]
+
+
+def test_a_stop_request_ends_start_up_at_the_next_step(
+    tmp_path: Path, envtest_assets: EnvtestAssets
+) -> None:
+    """A request left behind by a dropped interrupt ends start-up right after the process
+    start it came during, not once every part answers (which takes seconds more)."""
+    sandbox = Sandbox(
+        run_dir=tmp_path / "run",
+        kubeconfig_out=tmp_path / "kubeconfig",
+        without=frozenset({"operator", "kubelet", "controller-manager"}),
+        stop_requested=lambda: True,
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sandbox.start()
+        assert sandbox.control_plane is not None  # the first process start
+        assert (sandbox.s3, sandbox.postgres) == (None, None)  # the next ones never came
+        assert not sandbox.kubeconfig.exists()
+    finally:
+        sandbox.stop()
+    assert sandbox.control_plane.pids() == []
 
 
 def test_sigterm_during_start_up_stops_what_had_started(
