@@ -8,3 +8,7 @@ from __future__ import annotations
 
 COMMAND_GUARD = 240.0
 """A short command (`odoo-operator job` with bad flags, an import probe) and a clean stop."""
+
+JOB_STEP_GUARD = 300
+"""A sandbox step run by real processes (a backup, restore or upgrade Job's runner, pods
+stopped and started): a restore took over 120 s at load 25."""

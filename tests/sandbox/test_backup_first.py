@@ -13,6 +13,7 @@ import asyncpg
 
 from odoo_operator.database_names import working_database_patterns
 from odoo_operator.sandbox.runner import BUCKET, OPERATOR_NAMESPACE, S3_SECRET, Sandbox
+from tests.guards import JOB_STEP_GUARD
 from tests.kubectl import kubectl, kubectl_json
 from tests.sandbox.test_job_resources import INIT, apply, logins, sql, wait_for
 
@@ -44,7 +45,7 @@ BASE_VERSION = "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
 
 def wait_condition(kubeconfig: Path, ns: str, what: str, condition: str) -> None:
     kubectl(kubeconfig, "wait", "-n", ns, what, f"--for=condition={condition}",
-            "--timeout=180s")  # fmt: skip
+            f"--timeout={JOB_STEP_GUARD}s")  # fmt: skip
 
 
 async def keys_under(sandbox: Sandbox, prefix: str) -> list[str]:

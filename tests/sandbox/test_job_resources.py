@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from odoo_operator.sandbox.runner import BUCKET, OPERATOR_NAMESPACE, S3_SECRET, Sandbox
+from tests.guards import JOB_STEP_GUARD
 from tests.kubectl import kubectl, kubectl_json
 
 INSTANCE = """
@@ -77,9 +78,13 @@ def apply(kubeconfig: Path, manifest: str, **values: str) -> None:
 
 
 def wait_for(kubeconfig: Path, ns: str, what: str, jsonpath: str, value: str) -> None:
-    """`kubectl wait --for=jsonpath=...`: a watch, no polling of ours."""
-    kubectl(kubeconfig, "wait", "-n", ns, what, f"--for=jsonpath={jsonpath}={value}",
-            "--timeout=120s")  # fmt: skip
+    """`kubectl wait --for=jsonpath=...`: a watch, no polling of ours. On a timeout the
+    failure shows the object's status, to tell a slow step from a stuck one."""
+    waited = kubectl(kubeconfig, "wait", "-n", ns, what, f"--for=jsonpath={jsonpath}={value}",
+                     f"--timeout={JOB_STEP_GUARD}s", check=False)  # fmt: skip
+    if waited.returncode != 0:
+        shown = kubectl(kubeconfig, "get", "-n", ns, what, "-o", "jsonpath={.status}", check=False)
+        raise AssertionError(f"{what} {jsonpath} not {value}: {waited.stderr}{shown.stdout}")
 
 
 async def logins(sandbox: Sandbox, database: str) -> set[str]:
