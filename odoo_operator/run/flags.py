@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
@@ -193,6 +194,27 @@ FLAGS: tuple[Flag, ...] = (
         option="leader_elect",
     ),
     Flag(
+        "--leader-elect-lease-duration",
+        "Seconds a Lease stays valid unrenewed: how long another replica waits to take over.",
+        default=15.0,
+        type=float,
+        option="lease_duration",
+    ),
+    Flag(
+        "--leader-elect-renew-deadline",
+        "Seconds the leader keeps trying to renew before it stops (and exits).",
+        default=10.0,
+        type=float,
+        option="renew_deadline",
+    ),
+    Flag(
+        "--leader-elect-retry-period",
+        "Seconds between attempts to acquire or renew the Lease.",
+        default=2.0,
+        type=float,
+        option="retry_period",
+    ),
+    Flag(
         "--metrics-bind-address",
         "Where /metrics listens ([host]:port, 0 to disable).",
         default=":8080",
@@ -293,7 +315,9 @@ def _describe(problem: ErrorDetails, flags: dict[str, Flag]) -> str:
     """`Invalid value for '--watch-namespace': 'Bad_NS': not a valid namespace name ...`."""
     message = str(problem["msg"]).removeprefix("Value error, ")
     location = problem["loc"]
-    if not location:
+    if not location:  # a rule across fields: name their flags, not the fields
+        for field, setter in flags.items():
+            message = re.sub(rf"\b{field}\b", setter.primary, message)
         return f"Invalid values: {message}"
     value = problem.get("input")
     if len(location) == 1 and isinstance(value, str | int | float | bool):

@@ -46,6 +46,10 @@ SPEC_FLAGS = [
     "--health-probe-bind-address", "--webhook-port", "--webhook-cert-dir", "--log-format",
     "--log-level", "--kubeconfig", "--operator-image",
 ]  # fmt: skip
+# Beyond SPEC's list: the Lease timings (SPEC's 15 s / 10 s / 2 s are their defaults).
+LEASE_FLAGS = [
+    "--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period",
+]  # fmt: skip
 
 Served = list[tuple[ManagerOptions, OperatorSettings]]
 
@@ -72,7 +76,9 @@ def env_var(flag: str) -> str:
 
 
 def test_every_spec_flag_exists_with_its_env_var() -> None:
-    assert [o.opts[0] for o in OPTIONS] == SPEC_FLAGS
+    names = [o.opts[0] for o in OPTIONS]
+    assert [name for name in names if name not in LEASE_FLAGS] == SPEC_FLAGS
+    assert sorted(set(names) - set(SPEC_FLAGS)) == sorted(LEASE_FLAGS)
     leader = next(o for o in OPTIONS if o.name == "leader_elect")
     assert leader.secondary_opts == ["--no-leader-elect"]
     for option in OPTIONS:
@@ -226,6 +232,7 @@ def test_json_that_is_not_the_kubernetes_type_names_flag_and_path(
             "'No': not a valid Secret name",
         ),
         (["--default-odoo-image", ""], "--default-odoo-image", "at least 1 character"),
+        (["--leader-elect-retry-period", "0"], "--leader-elect-retry-period", "greater than 0"),
     ],
 )
 def test_every_bad_value_is_a_usage_error_naming_the_flag(
@@ -236,6 +243,16 @@ def test_every_bad_value_is_a_usage_error_naming_the_flag(
     assert f"Invalid value for '{flag}'" in result.output
     assert problem in result.output
     assert "Traceback" not in result.output
+    assert served == []
+
+
+def test_lease_timings_that_contradict_each_other_name_their_flags(served: Served) -> None:
+    result = invoke(["--leader-elect-lease-duration", "5", "--leader-elect-renew-deadline", "8"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "need --leader-elect-lease-duration > --leader-elect-renew-deadline > "
+        "--leader-elect-retry-period, got 5.0 / 8.0 / 2.0"
+    ) in result.output
     assert served == []
 
 
