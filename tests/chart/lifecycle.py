@@ -45,8 +45,9 @@ from odoo_operator.controllers.instance import names
 from odoo_operator.controllers.jobs.backup_first import BACKUP_ROLE
 from odoo_operator.sandbox.kubelet import finish_job, set_deployment_ready
 from odoo_operator.sandbox.postgres import PostgresServer
+from tests.guards import JOB_STEP_GUARD
 
-STEP_TIMEOUT = 180.0  # a guard against a hang, not a speed bound: a loaded machine starts slowly
+STEP_TIMEOUT = float(JOB_STEP_GUARD)  # a guard against a hang, not a speed bound
 # Answers of a server too busy to answer now (a loaded run saw "504: request did not
 # complete within 1m0s" for a GET): a poll asks again, within STEP_TIMEOUT.
 BUSY = frozenset({429, 500, 503, 504})

@@ -57,7 +57,8 @@ from tests.events import list_events
 from tests.kubectl import kubectl
 from tests.runtime.helpers import eventually_equal
 
-pytestmark = pytest.mark.xdist_group("least-privilege")
+# Each test runs an instance through real Jobs, step by step (lifecycle.STEP_TIMEOUT each).
+pytestmark = [pytest.mark.xdist_group("least-privilege"), pytest.mark.timeout(1200)]
 
 RELEASE = NAMESPACE = "odoo-operator"  # docs/install.md: `helm upgrade --install` there
 INSTALL_SETS = ("defaults.ingressClass=nginx", "defaults.ingressIssuer=letsencrypt-prod")

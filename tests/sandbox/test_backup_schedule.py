@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from odoo_operator.controllers.resources import ODOO_BACKUP_SCHEDULES
 from odoo_operator.runtime import KubeObject, ObjectKey
 from odoo_operator.runtime.client import connect
@@ -83,6 +85,7 @@ def verified(after: str) -> Callable[[KubeObject | None], bool]:
     return holds
 
 
+@pytest.mark.timeout(1500)  # two ticks, each a wait of up to WITHIN
 async def test_each_tick_a_verified_backup_lands_and_retention_keeps_the_newest(
     sandbox: Sandbox,
 ) -> None:
