@@ -26,6 +26,9 @@ EVERY_VALUE: dict[str, Any] = {
         "imagePullSecrets": ["registry-credentials"],
         "replicas": 3,
         "leaderElection": True,
+        "leaseDuration": 60,
+        "renewDeadline": 40,
+        "retryPeriod": 8,
         "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}, "limits": {"memory": "1Gi"}},
         "nodeSelector": {"kubernetes.io/os": "linux"},
         "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [

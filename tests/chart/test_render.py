@@ -95,6 +95,8 @@ def test_every_value_reaches_its_flag(render: Render, monkeypatch: pytest.Monkey
     assert settings.watch_namespace == operator["watchNamespace"]
     assert settings.max_concurrent_reconciles == operator["maxConcurrentReconciles"]
     assert settings.leader_elect is True
+    timings = (settings.lease_duration, settings.renew_deadline, settings.retry_period)
+    assert timings == tuple(operator[k] for k in ("leaseDuration", "renewDeadline", "retryPeriod"))
     assert settings.metrics_bind_address == ":9090"
     assert settings.health_probe_bind_address == ":9091"
     assert settings.webhook_port == 10443
@@ -112,6 +114,8 @@ def test_defaults_give_the_spec_defaults(render: Render, monkeypatch: pytest.Mon
     assert settings.postgres_clusters_secret == "postgres-clusters"
     assert (settings.default_ingress_class, settings.default_ingress_issuer) == ("nginx", "le")
     assert settings.default_resources is None
+    timings = (settings.lease_duration, settings.renew_deadline, settings.retry_period)
+    assert timings == (15.0, 10.0, 2.0)  # SPEC's
     assert settings.webhook_cert_dir == Path("/tmp/k8s-webhook-server/serving-certs")
     assert settings.operator_image == "ghcr.io/bemade/odoo-operator:0.1.0.dev0"
 
@@ -200,6 +204,10 @@ def test_without_cert_manager_the_ca_bundle_and_secret_come_from_values(render: 
          "postgresClusters: exactly one cluster must have default: true (found 0)"),
         ({"defaults": {"storageSize": "lots"}}, "at '/defaults/storageSize'"),
         ({"operator": {"replica": 2}}, "additional properties 'replica' not allowed"),
+        ({"operator": {"leaseDuration": 10}},
+         "operator.leaseDuration > operator.renewDeadline > operator.retryPeriod is needed, "
+         "got 10 / 10 / 2"),
+        ({"operator": {"retryPeriod": 0.5}}, "at '/operator/retryPeriod'"),
     ],
 )  # fmt: skip
 def test_bad_values_fail_with_a_message_naming_them(
