@@ -12,6 +12,7 @@ import yaml
 from kubernetes_asyncio.client import CoreV1Api, V1ConfigMap, V1ObjectMeta
 
 from odoo_operator.runtime.client import (
+    MAX_CONNECTIONS,
     ApiError,
     ClientConfigError,
     _proxy_from_environment,
@@ -21,6 +22,7 @@ from odoo_operator.runtime.metrics import RuntimeMetrics
 from odoo_operator.runtime.objects import freeze
 from odoo_operator.runtime.resources import CONFIG_MAPS, NAMESPACES
 from odoo_operator.sandbox.controlplane import ControlPlane
+from tests.runtime.helpers import eventually
 from tests.runtime.tcpproxy import TcpProxy
 
 
@@ -175,3 +177,34 @@ def test_proxy_read_once_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert auth == aiohttp.BasicAuth("user", "secret")
     monkeypatch.setenv("NO_PROXY", "10.0.0.1")
     assert _proxy_from_environment("https://10.0.0.1:6443") == (None, None)
+
+
+async def test_requests_beyond_the_connection_limit_wait_for_a_free_connection(
+    runtime_plane: ControlPlane, proxy: TcpProxy, proxied_kubeconfig: Path
+) -> None:
+    """Watches hold their connection: MAX_CONNECTIONS of them are open, the rest wait
+    (they never reach the server) and go out, in turn, as connections are freed."""
+    client = await connect(proxied_kubeconfig, RuntimeMetrics(process_metrics=False))
+    held: list[aiohttp.ClientResponse] = []
+    extra = 5
+
+    async def open_watch() -> None:
+        query = {"watch": True, "timeoutSeconds": 600}
+        held.append(await client.send("GET", NAMESPACES.path(None), query=query))
+
+    watches = [asyncio.create_task(open_watch()) for _ in range(MAX_CONNECTIONS + extra)]
+    try:
+        await eventually(lambda: len(held) >= MAX_CONNECTIONS, within=120, what="watches open")
+        assert len(held) == MAX_CONNECTIONS
+        assert proxy.attempts == MAX_CONNECTIONS  # the others never connected
+        for response in held[:extra]:
+            response.close()  # frees its connection for one waiting request
+        await eventually(lambda: all(w.done() for w in watches), within=120, what="all served")
+        assert proxy.attempts == MAX_CONNECTIONS + extra
+        assert proxy.open_connections <= MAX_CONNECTIONS
+    finally:
+        for watch in watches:
+            watch.cancel()
+        for response in held:
+            response.close()
+        await client.close()
