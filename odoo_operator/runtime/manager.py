@@ -16,7 +16,8 @@ normally after such a clean stop and raises a `ManagerError` otherwise:
 `LeaderElectionLost` (reconciles are cancelled at once: another replica is taking
 over), `CacheSyncTimeout`, `RunnableFailed` (an informer or worker task died), or
 `ConfigurationError` before anything starts (a controller without `for_()`, no
-namespace for the Lease).
+namespace for the Lease, more informers than half the client's connections: each watch
+holds one).
 `run_manager()` wraps all of this for the command line and returns an exit code.
 """
 
@@ -41,6 +42,7 @@ from aiohttp import web
 from odoo_operator.runtime.apply import Applier
 from odoo_operator.runtime.cache import Lister
 from odoo_operator.runtime.client import (
+    MAX_CONNECTIONS,
     SERVICE_ACCOUNT_DIR,
     ClientConfigError,
     KubeClient,
@@ -334,6 +336,12 @@ class Manager:
                 controller.check_sources()
             except NoPrimaryKind as error:
                 raise ConfigurationError(str(error)) from error
+        watches = len(self.informers.all())
+        if watches > MAX_CONNECTIONS // 2:  # each holds a connection: keep half for requests
+            raise ConfigurationError(
+                f"{watches} informers would hold {watches} of the client's {MAX_CONNECTIONS} "
+                f"connections; at most {MAX_CONNECTIONS // 2} leave enough for requests"
+            )
         return self._lease_namespace() if self.options.leader_elect else ""
 
     async def _until_stopped(self, work: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
