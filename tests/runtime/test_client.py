@@ -190,16 +190,18 @@ async def test_requests_beyond_the_connection_limit_wait_for_a_free_connection(
 
     async def open_watch() -> None:
         query = {"watch": True, "timeoutSeconds": 600}
-        held.append(await client.send("GET", NAMESPACES.path(None), query=query))
+        # A timeout longer than the test: a waiting request must wait, not time out.
+        path = NAMESPACES.path(None)
+        held.append(await client.send("GET", path, query=query, request_timeout=600))
 
     watches = [asyncio.create_task(open_watch()) for _ in range(MAX_CONNECTIONS + extra)]
     try:
-        await eventually(lambda: len(held) >= MAX_CONNECTIONS, within=120, what="watches open")
+        await eventually(lambda: len(held) >= MAX_CONNECTIONS, within=240, what="watches open")
         assert len(held) == MAX_CONNECTIONS
         assert proxy.attempts == MAX_CONNECTIONS  # the others never connected
         for response in held[:extra]:
             response.close()  # frees its connection for one waiting request
-        await eventually(lambda: all(w.done() for w in watches), within=120, what="all served")
+        await eventually(lambda: all(w.done() for w in watches), within=240, what="all served")
         assert proxy.attempts == MAX_CONNECTIONS + extra
         assert proxy.open_connections <= MAX_CONNECTIONS
     finally:
