@@ -65,6 +65,10 @@ _log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+# Each informer's watch holds one of the client's connections: half stay for requests.
+MAX_WATCHES = MAX_CONNECTIONS // 2
+
+
 class ManagerError(RuntimeError):
     """The manager stopped for a reason other than a stop request."""
 
@@ -337,10 +341,10 @@ class Manager:
             except NoPrimaryKind as error:
                 raise ConfigurationError(str(error)) from error
         watches = len(self.informers.all())
-        if watches > MAX_CONNECTIONS // 2:  # each holds a connection: keep half for requests
+        if watches > MAX_WATCHES:
             raise ConfigurationError(
                 f"{watches} informers would hold {watches} of the client's {MAX_CONNECTIONS} "
-                f"connections; at most {MAX_CONNECTIONS // 2} leave enough for requests"
+                f"connections; at most {MAX_WATCHES} leave enough for requests"
             )
         return self._lease_namespace() if self.options.leader_elect else ""
 
