@@ -21,8 +21,7 @@ from odoo_operator.runtime import (
     Result,
     run_manager,
 )
-from odoo_operator.runtime.client import ApiError, KubeClient
-from odoo_operator.runtime.manager import MAX_WATCHES
+from odoo_operator.runtime.client import MAX_CONNECTIONS, ApiError, KubeClient
 from odoo_operator.runtime.metrics import METRICS
 from odoo_operator.runtime.resources import CONFIG_MAPS, LEASES
 from odoo_operator.sandbox.controlplane import ControlPlane
@@ -141,9 +140,9 @@ async def test_more_watches_than_half_the_connections_refuse_to_start(
     """Each watch holds one of the client's connections: too many would starve requests."""
     async with Manager(options(control_plane.kubeconfig, namespace)) as manager:
         toy.set_up(manager)  # one informer
-        for index in range(MAX_WATCHES):
+        for index in range(MAX_CONNECTIONS // 2):  # half the connections, plus one
             manager.informer(CONFIG_MAPS, namespace, label_selector=f"index={index}")
-        message = rf"{MAX_WATCHES + 1} informers would hold .* of the client's"
+        message = rf"{MAX_CONNECTIONS // 2 + 1} informers would hold .* of the client's"
         with pytest.raises(ConfigurationError, match=message):
             await asyncio.wait_for(manager.run(handle_signals=False), 30)
         assert all(server.port is None for server in manager.servers)  # nothing started
